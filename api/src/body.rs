@@ -1,0 +1,147 @@
+//! JSON request bodies: size-limited, `application/json` only, unknown fields refused,
+//! and every deserialisation error reported with the path of the field at fault.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use recoup_core::FieldError;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Largest accepted body.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().eq_ignore_ascii_case("application/json"))
+            .unwrap_or(false);
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !json {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send the body as application/json",
+                ));
+            }
+            let bytes = bytes.await.map_err(|e| {
+                if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        format!("the body exceeds {MAX_BODY_BYTES} bytes"),
+                    )
+                } else {
+                    ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", "the body could not be read")
+                }
+            })?;
+            parse(&bytes).map(Body)
+        })
+    }
+}
+
+fn malformed(inner: &serde_json::Error) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {inner}"))
+}
+
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = match serde_path_to_error::deserialize(&mut de) {
+        Ok(v) => v,
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+                return Err(malformed(&inner));
+            }
+            let message = inner.to_string();
+            // serde reports "unknown field `x`" at the parent's path; name the field itself.
+            let (field, code) = if let Some(name) = between_backticks(&message, "unknown field `") {
+                (join(&path, &name), "unknown_field")
+            } else if let Some(name) = between_backticks(&message, "missing field `") {
+                (join(&path, &name), "required")
+            } else {
+                (path, "invalid_value")
+            };
+            let message = message.split(" at line ").next().unwrap_or_default().to_owned();
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "the request has invalid fields",
+            )
+            .with_errors(vec![FieldError::new(field, code, message)]));
+        }
+    };
+    de.end().map_err(|e| malformed(&e))?;
+    Ok(value)
+}
+
+fn between_backticks(message: &str, prefix: &str) -> Option<String> {
+    let rest = message.split_once(prefix)?.1;
+    Some(rest.split('`').next()?.to_owned())
+}
+
+fn join(path: &str, name: &str) -> String {
+    if path.is_empty() || path == "." { name.to_owned() } else { format!("{path}.{name}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        start: String,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        name: String,
+        windows: Vec<Inner>,
+    }
+
+    fn field_error(body: &str) -> (u16, String, String) {
+        match parse::<Outer>(body.as_bytes()) {
+            Ok(_) => (200, String::new(), String::new()),
+            Err(e) => (
+                e.status.as_u16(),
+                e.errors.first().map(|f| f.field.clone()).unwrap_or_default(),
+                e.errors.first().map(|f| f.code.clone()).unwrap_or_else(|| e.code.to_owned()),
+            ),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(field_error(r#"{"name":"a","windows":[]}"#).0, 200);
+        assert_eq!(field_error(r#"{"name":"a","windows":[],"x":1}"#), (422, "x".into(), "unknown_field".into()));
+        assert_eq!(field_error(r#"{"windows":[]}"#), (422, "name".into(), "required".into()));
+        assert_eq!(
+            field_error(r#"{"name":"a","windows":[{"start":5}]}"#),
+            (422, "windows[0].start".into(), "invalid_value".into())
+        );
+        assert_eq!(
+            field_error(r#"{"name":"a","windows":[{"start":"1","end":"2"}]}"#),
+            (422, "windows[0].end".into(), "unknown_field".into())
+        );
+        assert_eq!(field_error(r#"{"name": "#).2, "malformed_json");
+        assert_eq!(field_error(r#"{"name":"a","windows":[]} trailing"#).2, "malformed_json");
+    }
+}

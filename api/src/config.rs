@@ -1,0 +1,136 @@
+//! Configuration from the environment. Every name is part of the operator contract
+//! (README's table); local defaults make `scripts/run` work with no set-up.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Test,
+    Production,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub env: Environment,
+    pub database_url: String,
+    pub redis_url: String,
+    /// Prefix of every Redis key this process writes (tests isolate themselves with it).
+    pub redis_prefix: String,
+    pub jwt_secret: String,
+    pub bind: String,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub db_pool_size: usize,
+    pub http_workers: usize,
+    pub login_max_failures_per_account: u32,
+    pub login_max_failures_per_ip: u32,
+    pub login_failure_window: Duration,
+}
+
+pub const DEV_JWT_SECRET: &str = "recoup-development-secret-do-not-use-in-production";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set; it is required when RECOUP_ENV=production")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
+            name,
+            reason: format!("{v:?} is not a number"),
+        }),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let env = match var("RECOUP_ENV").as_deref() {
+            None | Some("development") => Environment::Development,
+            Some("test") => Environment::Test,
+            Some("production") => Environment::Production,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "RECOUP_ENV",
+                    reason: format!("{other:?}: use development, test or production"),
+                });
+            }
+        };
+        let production = env == Environment::Production;
+        let jwt_secret = match var("RECOUP_JWT_SECRET") {
+            Some(s) => s,
+            None if production => return Err(ConfigError::Missing("RECOUP_JWT_SECRET")),
+            None => DEV_JWT_SECRET.to_owned(),
+        };
+        if production && (jwt_secret == DEV_JWT_SECRET || jwt_secret.len() < 32) {
+            return Err(ConfigError::Invalid {
+                name: "RECOUP_JWT_SECRET",
+                reason: "must be at least 32 bytes and not the development default".into(),
+            });
+        }
+        let database_url = match var("RECOUP_DATABASE_URL") {
+            Some(u) => u,
+            None if production => return Err(ConfigError::Missing("RECOUP_DATABASE_URL")),
+            None => "postgres://postgres:postgres@127.0.0.1:5432/recoup".to_owned(),
+        };
+        let admin_password = var("RECOUP_ADMIN_PASSWORD");
+        if let Some(p) = &admin_password {
+            if let Err(reason) = recoup_core::password::check_strength(p) {
+                return Err(ConfigError::Invalid { name: "RECOUP_ADMIN_PASSWORD", reason: reason.into() });
+            }
+        }
+        let cpus = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+        Ok(Config {
+            env,
+            database_url,
+            redis_url: var("RECOUP_REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned()),
+            redis_prefix: var("RECOUP_REDIS_PREFIX").unwrap_or_else(|| "recoup".to_owned()),
+            jwt_secret,
+            bind: var("RECOUP_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
+            admin_email: var("RECOUP_ADMIN_EMAIL"),
+            admin_password,
+            access_token_ttl: Duration::from_secs(number("RECOUP_ACCESS_TOKEN_TTL_SECS", 900)?),
+            refresh_token_ttl: Duration::from_secs(number(
+                "RECOUP_REFRESH_TOKEN_TTL_SECS",
+                30 * 24 * 3600,
+            )?),
+            db_pool_size: number("RECOUP_DB_POOL_SIZE", 16)?,
+            http_workers: number("RECOUP_HTTP_WORKERS", cpus)?,
+            login_max_failures_per_account: number("RECOUP_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
+            login_max_failures_per_ip: number("RECOUP_LOGIN_MAX_FAILURES_PER_IP", 50)?,
+            login_failure_window: Duration::from_secs(number("RECOUP_LOGIN_FAILURE_WINDOW_SECS", 900)?),
+        })
+    }
+
+    /// A configuration for tests and tools: local services, development secret.
+    pub fn local(database_url: &str, redis_prefix: &str) -> Self {
+        Config {
+            env: Environment::Test,
+            database_url: database_url.to_owned(),
+            redis_url: "redis://127.0.0.1:6379".to_owned(),
+            redis_prefix: redis_prefix.to_owned(),
+            jwt_secret: DEV_JWT_SECRET.to_owned(),
+            bind: "127.0.0.1:0".to_owned(),
+            admin_email: None,
+            admin_password: None,
+            access_token_ttl: Duration::from_secs(900),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            db_pool_size: 4,
+            http_workers: 1,
+            login_max_failures_per_account: 5,
+            login_max_failures_per_ip: 50,
+            login_failure_window: Duration::from_secs(900),
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! `/v1/customers`: accounts, their contacts, assignment and holds.
+//!
+//! Collectors and field collectors see only accounts assigned to them, sales reps only
+//! their own customers; any other id answers 404 exactly like a missing one.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
+use recoup_core::contact::{self, Contact, ContactFilter, NewContact};
+use recoup_core::customer::{self, Assignment, Customer, CustomerFilter, CustomerPatch, NewCustomer};
+use recoup_core::db;
+use recoup_core::hold::{self, Hold, HoldChange, NewHold};
+use uuid::Uuid;
+
+use super::list_of;
+use crate::auth::Caller;
+use crate::body::Body;
+use crate::error::{ApiResult, Problem};
+use crate::etag;
+use crate::state::AppState;
+
+list_of!(CustomerList, Customer);
+list_of!(ContactList, Contact);
+
+/// The holds of a customer, newest first.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct HoldList {
+    pub data: Vec<Hold>,
+}
+
+/// List customers the caller may see.
+#[utoipa::path(
+    tag = "customers",
+    params(CustomerFilter),
+    responses(
+        (status = 200, description = "A page of customers", body = CustomerList),
+        (status = 400, description = "Bad query parameters (`invalid_query`)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer_auth" = []), ("api_key" = []))
+)]
+#[get("/customers")]
+pub async fn list(state: web::Data<AppState>, caller: Caller, filter: web::Query<CustomerFilter>) -> ApiResult<web::Json<CustomerList>> {
+    let mut conn = db::conn(&state.pool).await?;
+    Ok(web::Json(customer::list(&mut conn, &caller.ctx(), &filter).await?.into()))
+}
+
+/// Create a customer (admin, manager, accountant; API keys with `customers:write`).
+#[utoipa::path(
+    tag = "customers",
+    request_body = NewCustomer,
+    responses(
+        (status = 201, description = "Created", body = Customer, headers(("ETag" = String, description = "Entity tag"))),
+        (status = 403, description = "Role or key may not create customers, or assign them", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "External id already used (`external_id_taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer_auth" = []), ("api_key" = []))
+)]
+#[post("/customers")]
+pub async fn create(state: web::Data<AppState>, caller: Caller, req: HttpRequest, Body(body): Body<NewCustomer>) -> ApiResult<HttpResponse> {
+    let mut conn = db::conn(&state.pool).await?;
+    let created = customer::create(&mut conn, &caller.ctx(), body).await?;
+    Ok(etag::respond(&req, StatusCode::CREATED, &created))
+}
+
+/// Get a customer.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = Uuid, Path, description = "Customer id")),
+    responses(
+        (status = 200, description = "The customer", body = Customer, headers(("ETag" = String, description = "Entity tag for If-None-Match / If-Match"))),
+        (status = 304, description = "Unchanged since the ETag in If-None-Match"),
+        (status = 404, description = "No such customer, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer_auth" = []), ("api_key" = []))
+)]
+#[get("/customers/{id}")]
+pub async fn get(state: web::Data<AppState>, caller: Caller, req: HttpRequest, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+    let mut conn = db::conn(&state.pool).await?;
+    let found = customer::get(&mut conn, &caller.ctx(), *id).await?;
+    Ok(etag::respond(&req, StatusCode::OK, &found))
+}
+
+/// Update a customer; needs `If-Match` with the ETag of the last read.
+///
+/// Changing `credit_limit` needs a manager or admin.
+#[utoipa::path(
+    tag = "customers",
+    params(
+        ("id" = Uuid, Path, description = "Customer id"),
+        ("If-Match" = String, Header, description = "ETag from the last GET"),
+    ),
+    request_body = CustomerPatch,
+    responses(
+        (status = 200, description = "Updated", body = Customer, headers(("ETag" = String, description = "Entity tag"))),
+        (status = 403, description = "Role may not update customers or credit limits", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "External id already used (`external_id_taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since read (`precondition_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "No If-Match (`precondition_required`)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer_auth" = []), ("api_key" = []))
+)]
+#[patch("/customers/{id}")]
+pub async fn update(state: web::Data<AppState>, caller: Caller, req: HttpRequest, id: web::Path<Uuid>, Body(body): Body<CustomerPatch>) -> ApiResult<HttpResponse> {
+    let if_match = etag::required_if_match(&req)?;
+    let mut conn = db::conn(&state.pool).await?;
+    let updated = customer::update(&mut conn, &caller.ctx(), *id, body, |current| etag::still(&if_match, current)).await?;
+    Ok(etag::respond(&req, StatusCode::OK, &updated))
+}
+
+/// Assign the collector and sales rep (manager, admin). Both are replaced; `null` unassigns.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = Uuid, Path, description = "Customer id")),
+    request_body = Assignment,
+    responses(
+        (status = 200, description = "Assigned", body = Customer),
+        (status = 403, description = "Not a manager or admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Assignee unknown, inactive or of the wrong role", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer_auth" = []))
+)]
+#[put("/customers/{id}/assignment")]
+pub async fn assign(state: web::Data<AppState>, caller: Caller, req: HttpRequest, id: web::Path<Uuid>, Body(body): Body<Assignment>) -> ApiResult<HttpResponse> {
+    let mut conn = db::conn(&state.pool).await?;
+    let updated = customer::assign(&mut conn, &caller.ctx(), *id, body).await?;
+    Ok(etag::respond(&req, StatusCode::OK, &updated))
+}
+
+/// The holds of a customer (active and past), newest first.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = Uuid, Path, description = "Customer id")),
+    responses(
+        (status = 200, description = "Holds", body = HoldList),
+        (status = 404, description = "No such customer, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer_auth" = []))
+)]
+#[get("/customers/{id}/holds")]
+pub async fn list_holds(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<web::Json<HoldList>> {
+    let mut conn = db::conn(&state.pool).await?;
+    Ok(web::Json(HoldList { data: hold::list(&mut conn, &caller.ctx(), *id).await? }))
+}
+
+/// Place a collection hold (no collection work, optionally until a date) or a credit
+/// hold (no orders ship) on a customer (collector on own accounts, manager, admin).
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = Uuid, Path, description = "Customer id")),
+    request_body = NewHold,
+    responses(
+        (status = 201, description = "Hold placed; the customer as it now stands", body = HoldChange),
+        (status = 403, description = "Role may not place holds", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer_auth" = []))
+)]
+#[post("/customers/{id}/holds")]
+pub async fn place_hold(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, Body(body): Body<NewHold>) -> ApiResult<HttpResponse> {
+    let mut conn = db::conn(&state.pool).await?;
+    let change = hold::place(&mut conn, &caller.ctx(), *id, body).await?;
+    Ok(HttpResponse::Created().json(change))
+}
+
+/// Release a hold.
+#[utoipa::path(
+    tag = "customers",
+    params(
+        ("id" = Uuid, Path, description = "Customer id"),
+        ("hold_id" = Uuid, Path, description = "Hold id"),
+    ),
+    responses(
+        (status = 200, description = "Released; the customer as it now stands", body = HoldChange),
+        (status = 403, description = "Role may not release holds", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer or hold", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already released (`hold_released`)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer_auth" = []))
+)]
+#[post("/customers/{id}/holds/{hold_id}/release")]
+pub async fn release_hold(state: web::Data<AppState>, caller: Caller, path: web::Path<(Uuid, Uuid)>) -> ApiResult<web::Json<HoldChange>> {
+    let (id, hold_id) = path.into_inner();
+    let mut conn = db::conn(&state.pool).await?;
+    Ok(web::Json(hold::release(&mut conn, &caller.ctx(), id, hold_id).await?))
+}
+
+/// The contacts of a customer, in the order they were added.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = Uuid, Path, description = "Customer id"), ContactFilter),
+    responses(
+        (status = 200, description = "A page of contacts", body = ContactList),
+        (status = 404, description = "No such customer, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer_auth" = []), ("api_key" = []))
+)]
+#[get("/customers/{id}/contacts")]
+pub async fn list_contacts(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, filter: web::Query<ContactFilter>) -> ApiResult<web::Json<ContactList>> {
+    let mut conn = db::conn(&state.pool).await?;
+    Ok(web::Json(contact::list(&mut conn, &caller.ctx(), *id, &filter).await?.into()))
+}
+
+/// Add a contact to a customer.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = Uuid, Path, description = "Customer id")),
+    request_body = NewContact,
+    responses(
+        (status = 201, description = "Created", body = Contact),
+        (status = 403, description = "Role may not add contacts", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (e-mail, phone, time zone, windows)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer_auth" = []), ("api_key" = []))
+)]
+#[post("/customers/{id}/contacts")]
+pub async fn create_contact(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, Body(body): Body<NewContact>) -> ApiResult<HttpResponse> {
+    let mut conn = db::conn(&state.pool).await?;
+    let created = contact::create(&mut conn, &caller.ctx(), *id, body).await?;
+    Ok(HttpResponse::Created().json(created))
+}

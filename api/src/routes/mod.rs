@@ -1,0 +1,59 @@
+//! One module per resource. Handlers are thin: parse, authenticate, call `recoup_core`,
+//! map errors. `v1` mounts them under `/v1`; `root` has the unversioned system routes.
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub mod api_keys;
+pub mod audit_events;
+pub mod auth;
+pub mod customers;
+pub mod system;
+pub mod users;
+
+/// A cursor-paginated list body: `{"data": [...], "next_cursor": "…" | null}`.
+macro_rules! list_of {
+    ($name:ident, $item:ty) => {
+        #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            pub data: Vec<$item>,
+            /// Pass as `cursor` to get the next page; `null` on the last page.
+            pub next_cursor: Option<String>,
+        }
+
+        impl From<recoup_core::page::Page<$item>> for $name {
+            fn from(page: recoup_core::page::Page<$item>) -> Self {
+                Self { data: page.data, next_cursor: page.next_cursor }
+            }
+        }
+    };
+}
+pub(crate) use list_of;
+
+pub fn v1(cfg: &mut ServiceConfig) {
+    cfg.service(auth::login)
+        .service(auth::refresh)
+        .service(auth::logout)
+        .service(auth::me)
+        .service(users::list)
+        .service(users::create)
+        .service(users::get)
+        .service(users::update)
+        .service(api_keys::list)
+        .service(api_keys::create)
+        .service(api_keys::revoke)
+        .service(customers::list)
+        .service(customers::create)
+        .service(customers::get)
+        .service(customers::update)
+        .service(customers::assign)
+        .service(customers::list_holds)
+        .service(customers::place_hold)
+        .service(customers::release_hold)
+        .service(customers::list_contacts)
+        .service(customers::create_contact)
+        .service(audit_events::list);
+}
+
+pub fn root(cfg: &mut ServiceConfig) {
+    cfg.service(system::healthz).service(system::readyz).service(system::metrics);
+}

@@ -1,0 +1,141 @@
+//! The append-only audit log: one event per mutation, written in the mutation's own
+//! transaction (the database refuses UPDATE, DELETE and TRUNCATE on the table).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::access::{Context, Permission};
+use crate::error::Result;
+use crate::page::{Page, PageRequest};
+use crate::schema::audit_events;
+
+#[derive(Debug, Clone, Serialize, Queryable, Selectable, utoipa::ToSchema)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    pub id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    /// `user`, `api_key` or `system`.
+    #[schema(example = "user")]
+    pub actor_kind: String,
+    pub actor_id: Option<Uuid>,
+    /// What happened, as `entity.verb`.
+    #[schema(example = "customer.update")]
+    pub action: String,
+    #[schema(example = "customer")]
+    pub entity_type: String,
+    pub entity_id: Uuid,
+    /// The entity before the change (absent for creations).
+    pub before: Option<serde_json::Value>,
+    /// The entity after the change.
+    pub after: Option<serde_json::Value>,
+    /// The `X-Request-Id` of the request that made the change.
+    pub request_id: Option<String>,
+}
+
+/// Writes one audit event. Call it inside the transaction of the change it records.
+pub async fn record<B: Serialize, A: Serialize>(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    action: &str,
+    entity_type: &str,
+    entity_id: Uuid,
+    before: Option<&B>,
+    after: Option<&A>,
+) -> Result<()> {
+    let to_json = |v: &dyn erased::Json| v.json();
+    diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::id.eq(Uuid::now_v7()),
+            audit_events::occurred_at.eq(ctx.now),
+            audit_events::actor_kind.eq(ctx.actor.kind()),
+            audit_events::actor_id.eq(ctx.actor.id()),
+            audit_events::action.eq(action),
+            audit_events::entity_type.eq(entity_type),
+            audit_events::entity_id.eq(entity_id),
+            audit_events::before.eq(before.map(|b| to_json(b))),
+            audit_events::after.eq(after.map(|a| to_json(a))),
+            audit_events::request_id.eq(ctx.request_id.as_deref()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+mod erased {
+    pub trait Json {
+        fn json(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        }
+    }
+}
+
+/// Filters of the audit log list.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFilter {
+    /// Only events about this kind of entity (`customer`, `user`, …).
+    pub entity_type: Option<String>,
+    /// Only events about this entity.
+    pub entity_id: Option<Uuid>,
+    /// Only events by this user or API key.
+    pub actor_id: Option<Uuid>,
+    /// Only this action (`customer.create`, …).
+    pub action: Option<String>,
+    /// Events at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Events before this instant.
+    pub to: Option<DateTime<Utc>>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Lists events oldest first (the order they happened in), paged by (time, id).
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    filter: &AuditFilter,
+) -> Result<Page<AuditEvent>> {
+    ctx.actor.require(Permission::AuditRead)?;
+    let page = PageRequest::<(DateTime<Utc>, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
+    let mut query = audit_events::table.select(AuditEvent::as_select()).into_boxed();
+    if let Some(t) = &filter.entity_type {
+        query = query.filter(audit_events::entity_type.eq(t.clone()));
+    }
+    if let Some(id) = filter.entity_id {
+        query = query.filter(audit_events::entity_id.eq(id));
+    }
+    if let Some(id) = filter.actor_id {
+        query = query.filter(audit_events::actor_id.eq(id));
+    }
+    if let Some(a) = &filter.action {
+        query = query.filter(audit_events::action.eq(a.clone()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(audit_events::occurred_at.ge(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(audit_events::occurred_at.lt(to));
+    }
+    if let Some((at, id)) = page.after {
+        query = query.filter(
+            audit_events::occurred_at
+                .gt(at)
+                .or(audit_events::occurred_at.eq(at).and(audit_events::id.gt(id))),
+        );
+    }
+    let rows = query
+        .order((audit_events::occurred_at.asc(), audit_events::id.asc()))
+        .limit(page.fetch())
+        .load(conn)
+        .await?;
+    Ok(Page::from_rows(rows, page.limit, |e| (e.occurred_at, e.id)))
+}

@@ -1,0 +1,690 @@
+//! Customers (accounts): master data, compliance flags, assignment and the current holds.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::access::{Context, Permission, Visibility};
+use crate::audit;
+use crate::db::{is_unique_violation, like_escape};
+use crate::error::{Error, FieldError, Problems, Result};
+use crate::money::{self, Currency};
+use crate::page::{Page, PageRequest};
+use crate::schema::{customers, users};
+use crate::user::Role;
+
+text_enum! {
+    /// Commercial (B2B) or consumer account; consumer accounts fall under debt-collection
+    /// law (FDCPA / Regulation F) by default.
+    pub enum CustomerKind {
+        Commercial = "commercial",
+        Consumer = "consumer",
+    }
+}
+
+text_enum! {
+    pub enum RiskRating {
+        Low = "low",
+        Medium = "medium",
+        High = "high",
+        Critical = "critical",
+    }
+}
+
+/// The customer's current collection hold: no collection action while it lasts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct CollectionHold {
+    #[schema(example = "customer in restructuring talks; CFO asked for 30 days")]
+    pub reason: String,
+    /// The hold lapses at this instant; absent means until released.
+    pub expires_at: Option<DateTime<Utc>>,
+    pub placed_at: DateTime<Utc>,
+}
+
+/// A customer account as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Customer {
+    pub id: Uuid,
+    /// The id in the ERP; unique.
+    #[schema(example = "0379-NEVHP")]
+    pub external_id: Option<String>,
+    #[schema(example = "Northwind Traders")]
+    pub name: String,
+    pub kind: CustomerKind,
+    /// ISO 4217 code of the account's currency.
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// IANA time zone of the account, for contact windows.
+    #[schema(example = "America/Chicago")]
+    pub timezone: String,
+    /// Days from invoice to due date.
+    #[schema(example = 30)]
+    pub payment_terms_days: i32,
+    /// In the account's currency; absent means no limit has been set.
+    #[schema(value_type = Option<String>, example = "25000.00")]
+    pub credit_limit: Option<Decimal>,
+    pub risk_rating: Option<RiskRating>,
+    pub assigned_collector_id: Option<Uuid>,
+    pub sales_rep_id: Option<Uuid>,
+    pub do_not_contact: bool,
+    pub cease_communication: bool,
+    pub attorney_represented: bool,
+    pub bankrupt: bool,
+    pub deceased: bool,
+    /// Orders are held (set and cleared by credit holds).
+    pub credit_hold: bool,
+    /// The active collection hold, if any.
+    pub collection_hold: Option<CollectionHold>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = customers)]
+pub(crate) struct Row {
+    pub id: Uuid,
+    pub external_id: Option<String>,
+    pub name: String,
+    pub kind: CustomerKind,
+    pub currency: String,
+    pub timezone: String,
+    pub payment_terms_days: i32,
+    pub credit_limit: Option<Decimal>,
+    pub risk_rating: Option<RiskRating>,
+    pub assigned_collector_id: Option<Uuid>,
+    pub sales_rep_id: Option<Uuid>,
+    pub do_not_contact: bool,
+    pub cease_communication: bool,
+    pub attorney_represented: bool,
+    pub bankrupt: bool,
+    pub deceased: bool,
+    pub credit_hold: bool,
+    pub collection_hold_reason: Option<String>,
+    pub collection_hold_expires_at: Option<DateTime<Utc>>,
+    pub collection_hold_placed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Row {
+    /// The customer as of `now`: a collection hold past its expiry is no longer shown.
+    pub(crate) fn at(self, now: DateTime<Utc>) -> Customer {
+        let collection_hold = match (self.collection_hold_reason, self.collection_hold_placed_at) {
+            (Some(reason), Some(placed_at))
+                if self.collection_hold_expires_at.is_none_or(|t| t > now) =>
+            {
+                Some(CollectionHold { reason, expires_at: self.collection_hold_expires_at, placed_at })
+            }
+            _ => None,
+        };
+        Customer {
+            id: self.id,
+            external_id: self.external_id,
+            name: self.name,
+            kind: self.kind,
+            currency: self.currency,
+            timezone: self.timezone,
+            payment_terms_days: self.payment_terms_days,
+            // NUMERIC(19,4) comes back with four places; show the currency's own.
+            credit_limit: self.credit_limit.map(|d| d.normalize()),
+            risk_rating: self.risk_rating,
+            assigned_collector_id: self.assigned_collector_id,
+            sales_rep_id: self.sales_rep_id,
+            do_not_contact: self.do_not_contact,
+            cease_communication: self.cease_communication,
+            attorney_represented: self.attorney_represented,
+            bankrupt: self.bankrupt,
+            deceased: self.deceased,
+            credit_hold: self.credit_hold,
+            collection_hold,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+/// `POST /v1/customers`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomer {
+    #[schema(example = "0379-NEVHP")]
+    pub external_id: Option<String>,
+    #[schema(example = "Northwind Traders")]
+    pub name: String,
+    pub kind: CustomerKind,
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// IANA time zone; default `UTC`.
+    #[schema(example = "America/Chicago")]
+    pub timezone: Option<String>,
+    /// 0–365; default 30.
+    #[schema(example = 30)]
+    pub payment_terms_days: Option<i32>,
+    #[serde(default, deserialize_with = "money::decimal_string::option")]
+    #[schema(value_type = Option<String>, example = "25000.00")]
+    pub credit_limit: Option<Decimal>,
+    pub risk_rating: Option<RiskRating>,
+    /// Needs the `customers:assign` permission (managers, admins).
+    pub assigned_collector_id: Option<Uuid>,
+    /// Needs the `customers:assign` permission (managers, admins).
+    pub sales_rep_id: Option<Uuid>,
+    #[serde(default)]
+    pub do_not_contact: bool,
+    #[serde(default)]
+    pub cease_communication: bool,
+    #[serde(default)]
+    pub attorney_represented: bool,
+    #[serde(default)]
+    pub bankrupt: bool,
+    #[serde(default)]
+    pub deceased: bool,
+}
+
+/// `PATCH /v1/customers/{id}`: absent fields keep their value; `null` clears a nullable one.
+/// Assignment and holds have their own routes.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPatch {
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub external_id: Option<Option<String>>,
+    pub name: Option<String>,
+    pub kind: Option<CustomerKind>,
+    #[schema(example = "USD")]
+    pub currency: Option<String>,
+    pub timezone: Option<String>,
+    pub payment_terms_days: Option<i32>,
+    /// Needs the `customers:credit_limit` permission (managers, admins).
+    #[serde(default, deserialize_with = "money::decimal_string::double_option")]
+    #[schema(value_type = Option<String>, nullable, example = "30000.00")]
+    pub credit_limit: Option<Option<Decimal>>,
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[schema(value_type = Option<RiskRating>, nullable)]
+    pub risk_rating: Option<Option<RiskRating>>,
+    pub do_not_contact: Option<bool>,
+    pub cease_communication: Option<bool>,
+    pub attorney_represented: Option<bool>,
+    pub bankrupt: Option<bool>,
+    pub deceased: Option<bool>,
+}
+
+/// `PUT /v1/customers/{id}/assignment`: replaces both assignees (`null` unassigns).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Assignment {
+    /// A user with role `collector` or `field_collector`.
+    pub assigned_collector_id: Option<Uuid>,
+    /// A user with role `sales`.
+    pub sales_rep_id: Option<Uuid>,
+}
+
+pub(crate) fn check_timezone(field: &str, tz: &str) -> std::result::Result<String, FieldError> {
+    tz.parse::<chrono_tz::Tz>().map(|t| t.name().to_owned()).map_err(|_| {
+        FieldError::new(field, "unknown_timezone", "not an IANA time zone (e.g. America/Chicago)")
+    })
+}
+
+fn check_name(name: &str) -> std::result::Result<String, FieldError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(FieldError::new("name", "invalid_length", "must be 1 to 200 characters"));
+    }
+    Ok(name.to_owned())
+}
+
+fn check_external_id(id: &str) -> std::result::Result<String, FieldError> {
+    let id = id.trim();
+    if id.is_empty() || id.chars().count() > 100 {
+        return Err(FieldError::new("external_id", "invalid_length", "must be 1 to 100 characters"));
+    }
+    Ok(id.to_owned())
+}
+
+fn check_terms(days: i32) -> std::result::Result<i32, FieldError> {
+    if !(0..=365).contains(&days) {
+        return Err(FieldError::new("payment_terms_days", "out_of_range", "must be 0 to 365"));
+    }
+    Ok(days)
+}
+
+/// Checks that assignees exist, are active and have a fitting role.
+async fn check_assignees(
+    conn: &mut AsyncPgConnection,
+    collector: Option<Uuid>,
+    sales_rep: Option<Uuid>,
+    problems: &mut Problems,
+) -> Result<()> {
+    let checks = [
+        ("assigned_collector_id", collector, &[Role::Collector, Role::FieldCollector][..], "not_a_collector"),
+        ("sales_rep_id", sales_rep, &[Role::Sales][..], "not_a_sales_rep"),
+    ];
+    for (field, id, roles, code) in checks {
+        let Some(id) = id else { continue };
+        let found: Option<(Role, bool)> = users::table
+            .find(id)
+            .select((users::role, users::active))
+            .first(conn)
+            .await
+            .optional()?;
+        match found {
+            Some((role, true)) if roles.contains(&role) => {}
+            Some((_, true)) => problems.add(field, code, "the user does not have a fitting role"),
+            Some((_, false)) => problems.add(field, "inactive_user", "the user is inactive"),
+            None => problems.add(field, "unknown_user", "no such user"),
+        }
+    }
+    Ok(())
+}
+
+fn map_unique(error: Error) -> Error {
+    match error {
+        Error::Database(e) if is_unique_violation(&e, "customers_external_id_key") => {
+            Error::conflict("external_id_taken", "another customer has this external id")
+        }
+        other => other,
+    }
+}
+
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    input: NewCustomer,
+) -> Result<Customer> {
+    ctx.actor.require(Permission::CustomersCreate)?;
+    if input.assigned_collector_id.is_some() || input.sales_rep_id.is_some() {
+        ctx.actor.require(Permission::CustomersAssign)?;
+    }
+    let mut p = Problems::new();
+    let name = p.check(check_name(&input.name));
+    let external_id = input.external_id.as_deref().and_then(|e| p.check(check_external_id(e)));
+    let currency = p.check(Currency::field("currency", &input.currency));
+    let timezone = p.check(check_timezone("timezone", input.timezone.as_deref().unwrap_or("UTC")));
+    let terms = p.check(check_terms(input.payment_terms_days.unwrap_or(30)));
+    let credit_limit = match (input.credit_limit, currency) {
+        (Some(limit), Some(c)) => p.check(money::non_negative_amount("credit_limit", limit, c)),
+        _ => None,
+    };
+    check_assignees(conn, input.assigned_collector_id, input.sales_rep_id, &mut p).await?;
+    p.into_result()?;
+    let (Some(name), Some(currency), Some(timezone), Some(terms)) = (name, currency, timezone, terms)
+    else {
+        return Err(Error::Internal("validated fields missing".into()));
+    };
+    let row = Row {
+        id: Uuid::now_v7(),
+        external_id,
+        name,
+        kind: input.kind,
+        currency: currency.code().to_owned(),
+        timezone,
+        payment_terms_days: terms,
+        credit_limit,
+        risk_rating: input.risk_rating,
+        assigned_collector_id: input.assigned_collector_id,
+        sales_rep_id: input.sales_rep_id,
+        do_not_contact: input.do_not_contact,
+        cease_communication: input.cease_communication,
+        attorney_represented: input.attorney_represented,
+        bankrupt: input.bankrupt,
+        deceased: input.deceased,
+        credit_hold: false,
+        collection_hold_reason: None,
+        collection_hold_expires_at: None,
+        collection_hold_placed_at: None,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    let customer = row.clone().at(ctx.now);
+    conn.transaction(async |conn| {
+        insert_row(conn, &row).await?;
+        audit::record(conn, ctx, "customer.create", "customer", row.id, None::<&()>, Some(&customer))
+            .await?;
+        Ok::<_, Error>(())
+    })
+    .await
+    .map_err(map_unique)?;
+    Ok(customer)
+}
+
+async fn insert_row(conn: &mut AsyncPgConnection, r: &Row) -> Result<()> {
+    diesel::insert_into(customers::table)
+        .values((
+            customers::id.eq(r.id),
+            customers::external_id.eq(&r.external_id),
+            customers::name.eq(&r.name),
+            customers::kind.eq(r.kind),
+            customers::currency.eq(&r.currency),
+            customers::timezone.eq(&r.timezone),
+            customers::payment_terms_days.eq(r.payment_terms_days),
+            customers::credit_limit.eq(r.credit_limit),
+            customers::risk_rating.eq(r.risk_rating),
+            customers::assigned_collector_id.eq(r.assigned_collector_id),
+            customers::sales_rep_id.eq(r.sales_rep_id),
+            customers::do_not_contact.eq(r.do_not_contact),
+            customers::cease_communication.eq(r.cease_communication),
+            customers::attorney_represented.eq(r.attorney_represented),
+            customers::bankrupt.eq(r.bankrupt),
+            customers::deceased.eq(r.deceased),
+            customers::credit_hold.eq(r.credit_hold),
+            customers::created_at.eq(r.created_at),
+            customers::updated_at.eq(r.updated_at),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Loads a customer the caller may see (optionally locking it for an update); an
+/// invisible customer is `NotFound`, exactly like a missing one.
+pub(crate) async fn load_visible(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    id: Uuid,
+    lock: bool,
+) -> Result<Row> {
+    let query = customers::table.find(id).select(Row::as_select());
+    let row = if lock {
+        query.for_update().first(conn).await.optional()?
+    } else {
+        query.first(conn).await.optional()?
+    };
+    match row {
+        Some(r)
+            if ctx.actor.customer_visibility().admits(r.assigned_collector_id, r.sales_rep_id) =>
+        {
+            Ok(r)
+        }
+        _ => Err(Error::NotFound { entity: "customer" }),
+    }
+}
+
+pub async fn get(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid) -> Result<Customer> {
+    ctx.actor.require(Permission::CustomersRead)?;
+    Ok(load_visible(conn, ctx, id, false).await?.at(ctx.now))
+}
+
+/// Applies a patch if `precondition` holds for the current representation (the API
+/// passes its If-Match check); the row is locked so no other write slips in between.
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    id: Uuid,
+    patch: CustomerPatch,
+    precondition: impl FnOnce(&Customer) -> bool + Send,
+) -> Result<Customer> {
+    ctx.actor.require(Permission::CustomersUpdate)?;
+    if patch.credit_limit.is_some() {
+        ctx.actor.require(Permission::CustomersCreditLimit)?;
+    }
+    conn.transaction(async |conn| {
+        let before_row = load_visible(conn, ctx, id, true).await?;
+        let before = before_row.clone().at(ctx.now);
+        if !precondition(&before) {
+            return Err(Error::PreconditionFailed);
+        }
+        let mut p = Problems::new();
+        let mut row = before_row;
+        if let Some(name) = &patch.name {
+            row.name = p.check(check_name(name)).unwrap_or_default();
+        }
+        if let Some(ext) = &patch.external_id {
+            row.external_id = ext.as_deref().and_then(|e| p.check(check_external_id(e)));
+        }
+        if let Some(kind) = patch.kind {
+            row.kind = kind;
+        }
+        let currency = match &patch.currency {
+            Some(code) => p.check(Currency::field("currency", code)),
+            None => Currency::parse(&row.currency),
+        };
+        if let Some(c) = currency {
+            row.currency = c.code().to_owned();
+        }
+        if let Some(tz) = &patch.timezone {
+            row.timezone = p.check(check_timezone("timezone", tz)).unwrap_or_default();
+        }
+        if let Some(days) = patch.payment_terms_days {
+            row.payment_terms_days = p.check(check_terms(days)).unwrap_or_default();
+        }
+        if let Some(limit) = patch.credit_limit {
+            row.credit_limit = match (limit, currency) {
+                (Some(l), Some(c)) => p.check(money::non_negative_amount("credit_limit", l, c)),
+                _ => None,
+            };
+        } else if let (Some(l), Some(c)) = (row.credit_limit, currency) {
+            // A currency change must not leave a limit with more places than it allows.
+            p.check(money::non_negative_amount("credit_limit", l, c));
+        }
+        if let Some(r) = patch.risk_rating {
+            row.risk_rating = r;
+        }
+        let flags = [
+            (patch.do_not_contact, &mut row.do_not_contact),
+            (patch.cease_communication, &mut row.cease_communication),
+            (patch.attorney_represented, &mut row.attorney_represented),
+            (patch.bankrupt, &mut row.bankrupt),
+            (patch.deceased, &mut row.deceased),
+        ];
+        for (value, slot) in flags {
+            if let Some(v) = value {
+                *slot = v;
+            }
+        }
+        p.into_result()?;
+        row.updated_at = ctx.now;
+        diesel::update(customers::table.find(id))
+            .set((
+                customers::external_id.eq(&row.external_id),
+                customers::name.eq(&row.name),
+                customers::kind.eq(row.kind),
+                customers::currency.eq(&row.currency),
+                customers::timezone.eq(&row.timezone),
+                customers::payment_terms_days.eq(row.payment_terms_days),
+                customers::credit_limit.eq(row.credit_limit),
+                customers::risk_rating.eq(row.risk_rating),
+                customers::do_not_contact.eq(row.do_not_contact),
+                customers::cease_communication.eq(row.cease_communication),
+                customers::attorney_represented.eq(row.attorney_represented),
+                customers::bankrupt.eq(row.bankrupt),
+                customers::deceased.eq(row.deceased),
+                customers::updated_at.eq(row.updated_at),
+            ))
+            .execute(conn)
+            .await?;
+        let after = row.at(ctx.now);
+        audit::record(conn, ctx, "customer.update", "customer", id, Some(&before), Some(&after))
+            .await?;
+        Ok(after)
+    })
+    .await
+    .map_err(map_unique)
+}
+
+pub async fn assign(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    id: Uuid,
+    assignment: Assignment,
+) -> Result<Customer> {
+    ctx.actor.require(Permission::CustomersAssign)?;
+    conn.transaction(async |conn| {
+        let mut row = load_visible(conn, ctx, id, true).await?;
+        let before = row.clone().at(ctx.now);
+        let mut p = Problems::new();
+        check_assignees(conn, assignment.assigned_collector_id, assignment.sales_rep_id, &mut p)
+            .await?;
+        p.into_result()?;
+        row.assigned_collector_id = assignment.assigned_collector_id;
+        row.sales_rep_id = assignment.sales_rep_id;
+        row.updated_at = ctx.now;
+        diesel::update(customers::table.find(id))
+            .set((
+                customers::assigned_collector_id.eq(row.assigned_collector_id),
+                customers::sales_rep_id.eq(row.sales_rep_id),
+                customers::updated_at.eq(row.updated_at),
+            ))
+            .execute(conn)
+            .await?;
+        let after = row.at(ctx.now);
+        audit::record(conn, ctx, "customer.assign", "customer", id, Some(&before), Some(&after))
+            .await?;
+        Ok(after)
+    })
+    .await
+}
+
+text_enum! {
+    /// Order of a customer list; `-` sorts descending.
+    pub enum CustomerSort {
+        Name = "name",
+        NameDesc = "-name",
+        CreatedAt = "created_at",
+        CreatedAtDesc = "-created_at",
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerFilter {
+    /// Only customers assigned to this collector.
+    pub collector_id: Option<Uuid>,
+    /// Only customers of this sales rep.
+    pub sales_rep_id: Option<Uuid>,
+    /// Only customers with no collector assigned (true) or with one (false).
+    pub unassigned: Option<bool>,
+    pub kind: Option<CustomerKind>,
+    /// ISO 4217 code.
+    pub currency: Option<String>,
+    /// Case-insensitive search in the name, or an external id prefix.
+    pub q: Option<String>,
+    pub do_not_contact: Option<bool>,
+    pub cease_communication: Option<bool>,
+    pub attorney_represented: Option<bool>,
+    pub bankrupt: Option<bool>,
+    pub deceased: Option<bool>,
+    pub credit_hold: Option<bool>,
+    /// Only customers with (true) or without (false) an active collection hold.
+    pub collection_hold: Option<bool>,
+    /// `name` (default), `-name`, `created_at` or `-created_at`; ties break on id.
+    pub sort: Option<CustomerSort>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum CursorKey {
+    Name(String, Uuid),
+    CreatedAt(DateTime<Utc>, Uuid),
+}
+
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    filter: &CustomerFilter,
+) -> Result<Page<Customer>> {
+    use customers::dsl as c;
+    ctx.actor.require(Permission::CustomersRead)?;
+    let page = PageRequest::<CursorKey>::parse(filter.limit, filter.cursor.as_deref())?;
+    let sort = filter.sort.unwrap_or(CustomerSort::Name);
+    let mut q = customers::table.select(Row::as_select()).into_boxed();
+    match ctx.actor.customer_visibility() {
+        Visibility::All => {}
+        Visibility::AssignedTo(user) => q = q.filter(c::assigned_collector_id.eq(user)),
+        Visibility::SalesRep(user) => q = q.filter(c::sales_rep_id.eq(user)),
+    }
+    if let Some(id) = filter.collector_id {
+        q = q.filter(c::assigned_collector_id.eq(id));
+    }
+    if let Some(id) = filter.sales_rep_id {
+        q = q.filter(c::sales_rep_id.eq(id));
+    }
+    match filter.unassigned {
+        Some(true) => q = q.filter(c::assigned_collector_id.is_null()),
+        Some(false) => q = q.filter(c::assigned_collector_id.is_not_null()),
+        None => {}
+    }
+    if let Some(kind) = filter.kind {
+        q = q.filter(c::kind.eq(kind));
+    }
+    if let Some(code) = &filter.currency {
+        q = q.filter(c::currency.eq(code.to_uppercase()));
+    }
+    if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let escaped = like_escape(text);
+        q = q.filter(
+            c::name
+                .ilike(format!("%{escaped}%"))
+                .or(c::external_id.like(format!("{escaped}%"))),
+        );
+    }
+    let flags = [
+        (filter.do_not_contact, 0),
+        (filter.cease_communication, 1),
+        (filter.attorney_represented, 2),
+        (filter.bankrupt, 3),
+        (filter.deceased, 4),
+        (filter.credit_hold, 5),
+    ];
+    for (value, which) in flags {
+        let Some(v) = value else { continue };
+        q = match which {
+            0 => q.filter(c::do_not_contact.eq(v)),
+            1 => q.filter(c::cease_communication.eq(v)),
+            2 => q.filter(c::attorney_represented.eq(v)),
+            3 => q.filter(c::bankrupt.eq(v)),
+            4 => q.filter(c::deceased.eq(v)),
+            _ => q.filter(c::credit_hold.eq(v)),
+        };
+    }
+    if let Some(held) = filter.collection_hold {
+        let active = c::collection_hold_reason
+            .is_not_null()
+            .and(c::collection_hold_expires_at.is_null().or(c::collection_hold_expires_at.gt(ctx.now)));
+        q = if held { q.filter(active) } else { q.filter(diesel::dsl::not(active)) };
+    }
+    let mismatched = || Error::invalid_query("cursor", "invalid_cursor", "the cursor belongs to another sort order");
+    q = match (sort, page.after.clone()) {
+        (_, None) => q,
+        (CustomerSort::Name, Some(CursorKey::Name(n, id))) => {
+            q.filter(c::name.gt(n.clone()).or(c::name.eq(n).and(c::id.gt(id))))
+        }
+        (CustomerSort::NameDesc, Some(CursorKey::Name(n, id))) => {
+            q.filter(c::name.lt(n.clone()).or(c::name.eq(n).and(c::id.lt(id))))
+        }
+        (CustomerSort::CreatedAt, Some(CursorKey::CreatedAt(t, id))) => {
+            q.filter(c::created_at.gt(t).or(c::created_at.eq(t).and(c::id.gt(id))))
+        }
+        (CustomerSort::CreatedAtDesc, Some(CursorKey::CreatedAt(t, id))) => {
+            q.filter(c::created_at.lt(t).or(c::created_at.eq(t).and(c::id.lt(id))))
+        }
+        _ => return Err(mismatched()),
+    };
+    q = match sort {
+        CustomerSort::Name => q.order((c::name.asc(), c::id.asc())),
+        CustomerSort::NameDesc => q.order((c::name.desc(), c::id.desc())),
+        CustomerSort::CreatedAt => q.order((c::created_at.asc(), c::id.asc())),
+        CustomerSort::CreatedAtDesc => q.order((c::created_at.desc(), c::id.desc())),
+    };
+    let rows = q.limit(page.fetch()).load(conn).await?;
+    let by_name = matches!(sort, CustomerSort::Name | CustomerSort::NameDesc);
+    let page = Page::from_rows(rows, page.limit, |r| {
+        if by_name { CursorKey::Name(r.name.clone(), r.id) } else { CursorKey::CreatedAt(r.created_at, r.id) }
+    });
+    Ok(page.map(|r| r.at(ctx.now)))
+}
+
+/// Touches `updated_at` and records the change (used by holds and contacts, whose
+/// changes alter what the customer shows).
+pub(crate) async fn touch(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> Result<()> {
+    diesel::update(customers::table.find(id))
+        .set(customers::updated_at.eq(now))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! Connection pool and embedded migrations.
+
+use diesel::Connection;
+use diesel_async::AsyncPgConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::{Error, Result};
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+
+pub type PgPool = Pool<AsyncPgConnection>;
+pub type PgConn = Object<AsyncPgConnection>;
+
+/// Any lock key distinct from other advisory locks the application takes.
+const MIGRATION_LOCK: i64 = 0x5245_434f_5550_0001;
+
+pub fn pool(database_url: &str, max_size: usize) -> Result<PgPool> {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    Pool::builder(manager)
+        // Below two connections a request that holds one while a nested call needs
+        // another deadlocks; see STACK-NOTES.
+        .max_size(max_size.max(2))
+        .wait_timeout(Some(std::time::Duration::from_secs(10)))
+        .create_timeout(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .map_err(|e| Error::Internal(format!("pool: {e}")))
+}
+
+pub async fn conn(pool: &PgPool) -> Result<PgConn> {
+    pool.get().await.map_err(|e| Error::Unavailable(e.to_string()))
+}
+
+/// Applies pending migrations, holding an advisory lock so that several processes
+/// starting at once migrate one after the other. Returns the versions applied.
+///
+/// Runs on a blocking thread through `AsyncConnectionWrapper`: diesel's harness is
+/// synchronous and `AsyncMigrationHarness` panics on a current-thread runtime.
+pub async fn migrate(database_url: &str) -> Result<Vec<String>> {
+    let url = database_url.to_owned();
+    tokio::task::spawn_blocking(move || -> Result<Vec<String>> {
+        use diesel::RunQueryDsl;
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(&mut conn)?;
+        let applied = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map(|versions| versions.iter().map(ToString::to_string).collect())
+            .map_err(|e| Error::Internal(format!("migration failed: {e}")));
+        diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+            .execute(&mut conn)?;
+        applied
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("migration task: {e}")))?
+}
+
+/// Whether the error is PostgreSQL's unique violation on the named constraint/index.
+pub fn is_unique_violation(error: &diesel::result::Error, constraint: &str) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error as D};
+    match error {
+        D::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            info.constraint_name() == Some(constraint)
+        }
+        _ => false,
+    }
+}
+
+/// Escapes LIKE wildcards so user search text matches literally.
+pub fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_escape_neutralises_wildcards() {
+        assert_eq!(like_escape("50%_off\\"), "50\\%\\_off\\\\");
+        assert_eq!(like_escape("Acme"), "Acme");
+    }
+}

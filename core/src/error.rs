@@ -1,0 +1,115 @@
+//! The domain's errors. The API maps each kind to one HTTP status and a stable code.
+
+use serde::Serialize;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One rejected field of an input, with a stable machine code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// JSON path of the field (`contacts[0].email`), or the query parameter's name.
+    #[schema(example = "currency")]
+    pub field: String,
+    /// Stable machine code of the rule that failed.
+    #[schema(example = "unknown_currency")]
+    pub code: String,
+    /// Human-readable explanation.
+    #[schema(example = "not an ISO 4217 currency code")]
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        Self { field: field.into(), code: code.to_owned(), message: message.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The entity does not exist, or the caller may not see it (the two are not told apart).
+    #[error("{entity} not found")]
+    NotFound { entity: &'static str },
+    /// The body breaks domain rules.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// Query parameters are malformed or out of range.
+    #[error("invalid query parameters")]
+    InvalidQuery(Vec<FieldError>),
+    /// The caller's role or key scopes do not allow the action.
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
+    /// The request conflicts with the current state (a duplicate, a state that forbids it).
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    /// The representation changed since the caller read it (If-Match did not match).
+    #[error("the resource changed since it was read")]
+    PreconditionFailed,
+    /// Credentials or tokens were not accepted; `code` tells which rule refused them.
+    #[error("{detail}")]
+    Unauthenticated { code: &'static str, detail: String },
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn validation(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Error::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    pub fn invalid_query(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Error::InvalidQuery(vec![FieldError::new(field, code, message)])
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Error::Forbidden { code: "forbidden", detail: detail.into() }
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Error::Conflict { code, detail: detail.into() }
+    }
+}
+
+/// A stored or submitted text that names no variant of a closed set.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {kind}: {value:?}")]
+pub struct UnknownVariant {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+/// Collects field errors across a whole input so the caller sees every problem at once.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<FieldError>);
+
+impl Problems {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, field: impl Into<String>, code: &str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, code, message));
+    }
+
+    /// Records the error of a field check and passes its value on.
+    pub fn check<T>(&mut self, result: std::result::Result<T, FieldError>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.0.push(e);
+                None
+            }
+        }
+    }
+
+    pub fn into_result(self) -> Result<()> {
+        if self.0.is_empty() { Ok(()) } else { Err(Error::Validation(self.0)) }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}

@@ -1,0 +1,38 @@
+//! `recoup-worker`: the background worker. Job families (outbox relay, dunning,
+//! installments, promises, credit checks, referrals, snapshots) arrive with the worker
+//! issue; for now the process checks its dependencies and waits for a stop signal, so
+//! `scripts/run` can already supervise it.
+
+use std::process::ExitCode;
+
+fn var(name: &str, default: &str) -> String {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RECOUP_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let database_url = var("RECOUP_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/recoup");
+    let redis_url = var("RECOUP_REDIS_URL", "redis://127.0.0.1:6379");
+    if let Err(e) = recoup_core::db::migrate(&database_url).await {
+        tracing::error!("database: {e}");
+        return ExitCode::FAILURE;
+    }
+    let redis = match redis::Client::open(redis_url.as_str()) {
+        Ok(client) => client.get_multiplexed_async_connection().await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = redis {
+        tracing::error!("redis: {e}");
+        return ExitCode::FAILURE;
+    }
+    tracing::info!("recoup-worker ready; no job families are registered yet");
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("recoup-worker stopping");
+    ExitCode::SUCCESS
+}
