@@ -54,7 +54,13 @@ impl JwtKeys {
         }
     }
 
-    pub fn issue(&self, user_id: Uuid, role: Role, now: DateTime<Utc>, ttl: std::time::Duration) -> Result<String, ApiError> {
+    pub fn issue(
+        &self,
+        user_id: Uuid,
+        role: Role,
+        now: DateTime<Utc>,
+        ttl: std::time::Duration,
+    ) -> Result<String, ApiError> {
         let ttl = i64::try_from(ttl.as_secs()).unwrap_or(900);
         let claims = Claims {
             sub: user_id,
@@ -77,7 +83,10 @@ impl JwtKeys {
                 ApiError::unauthenticated("invalid_token", "the access token is not valid")
             })?;
         if data.claims.exp <= now.timestamp() {
-            return Err(ApiError::unauthenticated("token_expired", "the access token has expired; refresh it"));
+            return Err(ApiError::unauthenticated(
+                "token_expired",
+                "the access token has expired; refresh it",
+            ));
         }
         Ok(data.claims)
     }
@@ -98,7 +107,9 @@ impl Caller {
 }
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
-    req.app_data::<web::Data<AppState>>().cloned().ok_or_else(ApiError::internal)
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(ApiError::internal)
 }
 
 pub fn request_id(req: &HttpRequest) -> Option<String> {
@@ -117,7 +128,11 @@ impl FromRequest for Caller {
             .get(actix_web::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let key = req.headers().get(API_KEY_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let key = req
+            .headers()
+            .get(API_KEY_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         Box::pin(async move {
             let state = state?;
             let now = state.clock.now();
@@ -133,16 +148,27 @@ impl FromRequest for Caller {
                         .strip_prefix("Bearer ")
                         .or_else(|| header.strip_prefix("bearer "))
                         .ok_or_else(|| {
-                            ApiError::unauthenticated("invalid_token", "use `Authorization: Bearer <token>`")
+                            ApiError::unauthenticated(
+                                "invalid_token",
+                                "use `Authorization: Bearer <token>`",
+                            )
                         })?;
                     let claims = state.jwt.verify(token.trim(), now)?;
-                    Actor::User { id: claims.sub, role: claims.role }
+                    Actor::User {
+                        id: claims.sub,
+                        role: claims.role,
+                    }
                 }
                 (None, Some(key)) => {
                     let mut conn = db::conn(&state.pool).await?;
-                    api_key::authenticate(&mut conn, key.trim(), now).await?.ok_or_else(|| {
-                        ApiError::unauthenticated("invalid_api_key", "the API key is not valid or was revoked")
-                    })?
+                    api_key::authenticate(&mut conn, key.trim(), now)
+                        .await?
+                        .ok_or_else(|| {
+                            ApiError::unauthenticated(
+                                "invalid_api_key",
+                                "the API key is not valid or was revoked",
+                            )
+                        })?
                 }
                 (None, None) => {
                     return Err(ApiError::unauthenticated(
@@ -151,7 +177,11 @@ impl FromRequest for Caller {
                     ));
                 }
             };
-            Ok(Caller { actor, request_id, now })
+            Ok(Caller {
+                actor,
+                request_id,
+                now,
+            })
         })
     }
 }

@@ -45,7 +45,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
                         format!("the body exceeds {MAX_BODY_BYTES} bytes"),
                     )
                 } else {
-                    ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", "the body could not be read")
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "unreadable_body",
+                        "the body could not be read",
+                    )
                 }
             })?;
             parse(&bytes).map(Body)
@@ -54,7 +58,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
 }
 
 fn malformed(inner: &serde_json::Error) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {inner}"))
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+        format!("the body is not valid JSON: {inner}"),
+    )
 }
 
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -68,15 +76,27 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 return Err(malformed(&inner));
             }
             let message = inner.to_string();
-            // serde reports "unknown field `x`" at the parent's path; name the field itself.
+            // The path of an unknown field already ends in it; a missing field is
+            // reported at its parent's path.
             let (field, code) = if let Some(name) = between_backticks(&message, "unknown field `") {
-                (join(&path, &name), "unknown_field")
+                (
+                    if path.is_empty() || path == "." {
+                        name
+                    } else {
+                        path
+                    },
+                    "unknown_field",
+                )
             } else if let Some(name) = between_backticks(&message, "missing field `") {
                 (join(&path, &name), "required")
             } else {
                 (path, "invalid_value")
             };
-            let message = message.split(" at line ").next().unwrap_or_default().to_owned();
+            let message = message
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation_failed",
@@ -95,7 +115,11 @@ fn between_backticks(message: &str, prefix: &str) -> Option<String> {
 }
 
 fn join(path: &str, name: &str) -> String {
-    if path.is_empty() || path == "." { name.to_owned() } else { format!("{path}.{name}") }
+    if path.is_empty() || path == "." {
+        name.to_owned()
+    } else {
+        format!("{path}.{name}")
+    }
 }
 
 #[cfg(test)]
@@ -122,8 +146,14 @@ mod tests {
             Ok(_) => (200, String::new(), String::new()),
             Err(e) => (
                 e.status.as_u16(),
-                e.errors.first().map(|f| f.field.clone()).unwrap_or_default(),
-                e.errors.first().map(|f| f.code.clone()).unwrap_or_else(|| e.code.to_owned()),
+                e.errors
+                    .first()
+                    .map(|f| f.field.clone())
+                    .unwrap_or_default(),
+                e.errors
+                    .first()
+                    .map(|f| f.code.clone())
+                    .unwrap_or_else(|| e.code.to_owned()),
             ),
         }
     }
@@ -131,8 +161,14 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         assert_eq!(field_error(r#"{"name":"a","windows":[]}"#).0, 200);
-        assert_eq!(field_error(r#"{"name":"a","windows":[],"x":1}"#), (422, "x".into(), "unknown_field".into()));
-        assert_eq!(field_error(r#"{"windows":[]}"#), (422, "name".into(), "required".into()));
+        assert_eq!(
+            field_error(r#"{"name":"a","windows":[],"x":1}"#),
+            (422, "x".into(), "unknown_field".into())
+        );
+        assert_eq!(
+            field_error(r#"{"windows":[]}"#),
+            (422, "name".into(), "required".into())
+        );
         assert_eq!(
             field_error(r#"{"name":"a","windows":[{"start":5}]}"#),
             (422, "windows[0].start".into(), "invalid_value".into())
@@ -142,6 +178,9 @@ mod tests {
             (422, "windows[0].end".into(), "unknown_field".into())
         );
         assert_eq!(field_error(r#"{"name": "#).2, "malformed_json");
-        assert_eq!(field_error(r#"{"name":"a","windows":[]} trailing"#).2, "malformed_json");
+        assert_eq!(
+            field_error(r#"{"name":"a","windows":[]} trailing"#).2,
+            "malformed_json"
+        );
     }
 }

@@ -87,14 +87,20 @@ impl Config {
         let admin_password = var("RECOUP_ADMIN_PASSWORD");
         if let Some(p) = &admin_password {
             if let Err(reason) = recoup_core::password::check_strength(p) {
-                return Err(ConfigError::Invalid { name: "RECOUP_ADMIN_PASSWORD", reason: reason.into() });
+                return Err(ConfigError::Invalid {
+                    name: "RECOUP_ADMIN_PASSWORD",
+                    reason: reason.into(),
+                });
             }
         }
-        let cpus = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+        let cpus = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(2);
         Ok(Config {
             env,
             database_url,
-            redis_url: var("RECOUP_REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned()),
+            redis_url: var("RECOUP_REDIS_URL")
+                .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned()),
             redis_prefix: var("RECOUP_REDIS_PREFIX").unwrap_or_else(|| "recoup".to_owned()),
             jwt_secret,
             bind: var("RECOUP_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
@@ -109,7 +115,10 @@ impl Config {
             http_workers: number("RECOUP_HTTP_WORKERS", cpus)?,
             login_max_failures_per_account: number("RECOUP_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
             login_max_failures_per_ip: number("RECOUP_LOGIN_MAX_FAILURES_PER_IP", 50)?,
-            login_failure_window: Duration::from_secs(number("RECOUP_LOGIN_FAILURE_WINDOW_SECS", 900)?),
+            login_failure_window: Duration::from_secs(number(
+                "RECOUP_LOGIN_FAILURE_WINDOW_SECS",
+                900,
+            )?),
         })
     }
 

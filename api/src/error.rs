@@ -44,7 +44,13 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), errors: Vec::new(), retry_after: None }
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+        }
     }
 
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
@@ -53,7 +59,11 @@ impl ApiError {
     }
 
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an unexpected error occurred; it has been logged")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "an unexpected error occurred; it has been logged",
+        )
     }
 
     pub fn unauthenticated(code: &'static str, detail: impl Into<String>) -> Self {
@@ -106,14 +116,18 @@ impl From<Error> for ApiError {
             Error::NotFound { entity } => {
                 ApiError::new(S::NOT_FOUND, "not_found", format!("no such {entity}"))
             }
-            Error::Validation(errors) => {
-                ApiError::new(S::UNPROCESSABLE_ENTITY, "validation_failed", "the request has invalid fields")
-                    .with_errors(errors)
-            }
-            Error::InvalidQuery(errors) => {
-                ApiError::new(S::BAD_REQUEST, "invalid_query", "the query parameters are invalid")
-                    .with_errors(errors)
-            }
+            Error::Validation(errors) => ApiError::new(
+                S::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "the request has invalid fields",
+            )
+            .with_errors(errors),
+            Error::InvalidQuery(errors) => ApiError::new(
+                S::BAD_REQUEST,
+                "invalid_query",
+                "the query parameters are invalid",
+            )
+            .with_errors(errors),
             Error::Forbidden { code, detail } => ApiError::new(S::FORBIDDEN, code, detail),
             Error::Conflict { code, detail } => ApiError::new(S::CONFLICT, code, detail),
             Error::PreconditionFailed => ApiError::new(
@@ -124,7 +138,11 @@ impl From<Error> for ApiError {
             Error::Unauthenticated { code, detail } => ApiError::new(S::UNAUTHORIZED, code, detail),
             Error::Unavailable(reason) => {
                 tracing::error!(%reason, "dependency unavailable");
-                ApiError::new(S::SERVICE_UNAVAILABLE, "unavailable", "a backing service is unavailable; retry shortly")
+                ApiError::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "a backing service is unavailable; retry shortly",
+                )
             }
             Error::Database(e) => {
                 tracing::error!(error = %e, "database error");

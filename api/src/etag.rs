@@ -75,7 +75,10 @@ mod tests {
         assert_eq!(a, of(&serde_json::json!({"name": "a"})));
         assert_ne!(a, of(&serde_json::json!({"name": "b"})));
         assert!(still(&a, &serde_json::json!({"name": "a"})));
-        assert!(still(&format!("W/{a}, \"other\""), &serde_json::json!({"name": "a"})));
+        assert!(still(
+            &format!("W/{a}, \"other\""),
+            &serde_json::json!({"name": "a"})
+        ));
         assert!(!still("\"other\"", &serde_json::json!({"name": "a"})));
         assert!(still("*", &serde_json::json!({"name": "a"})));
     }

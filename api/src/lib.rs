@@ -41,14 +41,19 @@ pub async fn redis_connection(url: &str) -> anyhow::Result<redis::aio::Connectio
         .set_connection_timeout(Some(std::time::Duration::from_secs(5)))
         .set_response_timeout(Some(std::time::Duration::from_secs(5)))
         .set_number_of_retries(3);
-    client.get_connection_manager_with_config(config).await.context("connecting to Redis")
+    client
+        .get_connection_manager_with_config(config)
+        .await
+        .context("connecting to Redis")
 }
 
 impl Application {
     /// Migrates, bootstraps the first admin when configured, binds and returns the
     /// server ready to run. `RECOUP_BIND` with port 0 picks a free port (tests).
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        db::migrate(&config.database_url).await.context("migrating the database")?;
+        db::migrate(&config.database_url)
+            .await
+            .context("migrating the database")?;
         let pool = db::pool(&config.database_url, config.db_pool_size)?;
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
             let mut conn = db::conn(&pool).await?;
@@ -57,7 +62,8 @@ impl Application {
             }
         }
         let redis = redis_connection(&config.redis_url).await?;
-        let listener = TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
+        let listener =
+            TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let workers = config.http_workers.max(1);
         let state = AppState {
@@ -81,7 +87,12 @@ impl Application {
                     ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.to_string()).into()
                 }))
                 .app_data(web::PathConfig::default().error_handler(|e, _| {
-                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_path_parameter", e.to_string()).into()
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_path_parameter",
+                        e.to_string(),
+                    )
+                    .into()
                 }))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
                 .route("/docs", web::get().to(docs_redirect))
@@ -108,10 +119,16 @@ impl Application {
 }
 
 async fn docs_redirect() -> HttpResponse {
-    HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish()
+    HttpResponse::PermanentRedirect()
+        .insert_header(("Location", "/docs/"))
+        .finish()
 }
 
 async fn not_found(req: HttpRequest) -> HttpResponse {
-    ApiError::new(StatusCode::NOT_FOUND, "route_not_found", format!("no route for {} {}", req.method(), req.path()))
-        .error_response()
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        format!("no route for {} {}", req.method(), req.path()),
+    )
+    .error_response()
 }

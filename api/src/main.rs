@@ -12,9 +12,15 @@ use recoup_core::{Clock, Context, db, user};
 fn init_tracing(config: Option<&Config>) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RECOUP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if config.is_some_and(|c| c.env == Environment::Production) {
-        builder.json().flatten_event(true).with_current_span(true).init();
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init();
     } else {
         builder.init();
     }
@@ -22,7 +28,9 @@ fn init_tracing(config: Option<&Config>) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".to_owned());
+    let command = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "serve".to_owned());
     if command == "openapi" {
         print!("{}", openapi::pretty_json());
         return ExitCode::SUCCESS;
@@ -71,17 +79,44 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
 /// Demo logins for a local portfolio: one user per role, with the password printed.
 pub const DEMO_USERS: &[(&str, &str, user::Role)] = &[
     ("admin@recoup.example", "Ada Admin", user::Role::Admin),
-    ("manager@recoup.example", "Morgan Manager", user::Role::Manager),
-    ("collector@recoup.example", "Casey Collector", user::Role::Collector),
-    ("collector2@recoup.example", "Chris Collector", user::Role::Collector),
-    ("field@recoup.example", "Frankie Field", user::Role::FieldCollector),
-    ("accountant@recoup.example", "Alex Accountant", user::Role::Accountant),
+    (
+        "manager@recoup.example",
+        "Morgan Manager",
+        user::Role::Manager,
+    ),
+    (
+        "collector@recoup.example",
+        "Casey Collector",
+        user::Role::Collector,
+    ),
+    (
+        "collector2@recoup.example",
+        "Chris Collector",
+        user::Role::Collector,
+    ),
+    (
+        "field@recoup.example",
+        "Frankie Field",
+        user::Role::FieldCollector,
+    ),
+    (
+        "accountant@recoup.example",
+        "Alex Accountant",
+        user::Role::Accountant,
+    ),
     ("sales@recoup.example", "Sam Sales", user::Role::Sales),
-    ("auditor@recoup.example", "Avery Auditor", user::Role::Auditor),
+    (
+        "auditor@recoup.example",
+        "Avery Auditor",
+        user::Role::Auditor,
+    ),
 ];
 
 async fn seed_demo(config: &Config) -> anyhow::Result<()> {
-    anyhow::ensure!(config.env != Environment::Production, "seed-demo refuses to run in production");
+    anyhow::ensure!(
+        config.env != Environment::Production,
+        "seed-demo refuses to run in production"
+    );
     db::migrate(&config.database_url).await?;
     let pool = db::pool(&config.database_url, 2)?;
     let mut conn = db::conn(&pool).await?;
@@ -89,9 +124,18 @@ async fn seed_demo(config: &Config) -> anyhow::Result<()> {
     println!("Demo logins (development only):");
     for (email, name, role) in DEMO_USERS {
         let password = format!("demo-{}-pass", role.as_str().replace('_', "-"));
-        let input = user::NewUser { email: (*email).into(), name: (*name).into(), role: *role, password: password.clone() };
+        let input = user::NewUser {
+            email: (*email).into(),
+            name: (*name).into(),
+            role: *role,
+            password: password.clone(),
+        };
         match user::create(&mut conn, &ctx, input).await {
-            Ok(_) | Err(recoup_core::Error::Conflict { code: "email_taken", .. }) => {}
+            Ok(_)
+            | Err(recoup_core::Error::Conflict {
+                code: "email_taken",
+                ..
+            }) => {}
             Err(e) => return Err(e.into()),
         }
         println!("  {:<16} {:<28} {}", role.as_str(), email, password);

@@ -58,7 +58,9 @@ impl Modify for Conventions {
         );
         let mut schemas = Vec::new();
         <Problem as ToSchema>::schemas(&mut schemas);
-        components.schemas.insert(<Problem as ToSchema>::name().into(), Problem::schema());
+        components
+            .schemas
+            .insert(<Problem as ToSchema>::name().into(), Problem::schema());
         for (name, schema) in schemas {
             components.schemas.insert(name, schema);
         }
@@ -67,7 +69,11 @@ impl Modify for Conventions {
                 .description(description)
                 .content(
                     crate::error::PROBLEM_JSON,
-                    ContentBuilder::new().schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("Problem")))).build(),
+                    ContentBuilder::new()
+                        .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                            "Problem",
+                        ))))
+                        .build(),
                 )
                 .build()
         };
@@ -90,12 +96,22 @@ impl Modify for Conventions {
                 }
                 let has_body = operation.request_body.is_some();
                 if has_body {
-                    responses.entry("413".into()).or_insert_with(|| RefOr::T(problem("Body larger than 256 KiB (`payload_too_large`)")));
-                    responses.entry("415".into()).or_insert_with(|| RefOr::T(problem("Body is not application/json (`unsupported_media_type`)")));
-                    responses.entry("400".into()).or_insert_with(|| RefOr::T(problem("Body is not valid JSON (`malformed_json`)")));
+                    responses.entry("413".into()).or_insert_with(|| {
+                        RefOr::T(problem("Body larger than 256 KiB (`payload_too_large`)"))
+                    });
+                    responses.entry("415".into()).or_insert_with(|| {
+                        RefOr::T(problem(
+                            "Body is not application/json (`unsupported_media_type`)",
+                        ))
+                    });
+                    responses.entry("400".into()).or_insert_with(|| {
+                        RefOr::T(problem("Body is not valid JSON (`malformed_json`)"))
+                    });
                 }
                 responses.entry("500".into()).or_insert_with(|| RefOr::T(problem("Unexpected error; details are in the server log under the request id (`internal_error`)")));
-                responses.entry("503".into()).or_insert_with(|| RefOr::T(problem("A backing service is unavailable (`unavailable`)")));
+                responses.entry("503".into()).or_insert_with(|| {
+                    RefOr::T(problem("A backing service is unavailable (`unavailable`)"))
+                });
             }
         }
     }

@@ -17,7 +17,11 @@ pub struct LoginThrottle<'a> {
 fn unavailable(e: redis::RedisError) -> ApiError {
     // Fail closed: without the counter, brute force would be unthrottled.
     tracing::error!(error = %e, "redis unavailable for login throttling");
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "a backing service is unavailable; retry shortly")
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "a backing service is unavailable; retry shortly",
+    )
 }
 
 impl<'a> LoginThrottle<'a> {

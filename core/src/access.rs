@@ -45,7 +45,10 @@ impl Scope {
         match self {
             Scope::CustomersRead => matches!(permission, P::CustomersRead),
             Scope::CustomersWrite => {
-                matches!(permission, P::CustomersCreate | P::CustomersUpdate | P::ContactsWrite)
+                matches!(
+                    permission,
+                    P::CustomersCreate | P::CustomersUpdate | P::ContactsWrite
+                )
             }
         }
     }
@@ -64,7 +67,10 @@ impl Role {
             ),
             Role::FieldCollector => matches!(permission, P::CustomersRead | P::ContactsWrite),
             Role::Accountant => {
-                matches!(permission, P::CustomersRead | P::CustomersCreate | P::CustomersUpdate)
+                matches!(
+                    permission,
+                    P::CustomersRead | P::CustomersCreate | P::CustomersUpdate
+                )
             }
             Role::Sales => matches!(permission, P::CustomersRead),
             Role::Auditor => matches!(permission, P::CustomersRead | P::AuditRead | P::UsersRead),
@@ -85,8 +91,14 @@ pub enum Visibility {
 /// The caller of an operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
-    User { id: Uuid, role: Role },
-    ApiKey { id: Uuid, scopes: Vec<Scope> },
+    User {
+        id: Uuid,
+        role: Role,
+    },
+    ApiKey {
+        id: Uuid,
+        scopes: Vec<Scope>,
+    },
     /// The system itself: the worker, start-up bootstrap, demo seeding.
     System,
 }
@@ -118,10 +130,14 @@ impl Actor {
 
     pub fn customer_visibility(&self) -> Visibility {
         match self {
-            Actor::User { id, role: Role::Collector | Role::FieldCollector } => {
-                Visibility::AssignedTo(*id)
-            }
-            Actor::User { id, role: Role::Sales } => Visibility::SalesRep(*id),
+            Actor::User {
+                id,
+                role: Role::Collector | Role::FieldCollector,
+            } => Visibility::AssignedTo(*id),
+            Actor::User {
+                id,
+                role: Role::Sales,
+            } => Visibility::SalesRep(*id),
             _ => Visibility::All,
         }
     }
@@ -163,11 +179,19 @@ pub struct Context {
 
 impl Context {
     pub fn new(actor: Actor, request_id: Option<String>, now: DateTime<Utc>) -> Self {
-        Self { actor, request_id, now }
+        Self {
+            actor,
+            request_id,
+            now,
+        }
     }
 
     pub fn system(now: DateTime<Utc>) -> Self {
-        Self { actor: Actor::System, request_id: None, now }
+        Self {
+            actor: Actor::System,
+            request_id: None,
+            now,
+        }
     }
 }
 
@@ -178,8 +202,16 @@ mod tests {
     #[test]
     fn only_admin_manages_users_and_keys() {
         for role in Role::ALL {
-            assert_eq!(role.allows(Permission::UsersManage), *role == Role::Admin, "{role}");
-            assert_eq!(role.allows(Permission::ApiKeysManage), *role == Role::Admin, "{role}");
+            assert_eq!(
+                role.allows(Permission::UsersManage),
+                *role == Role::Admin,
+                "{role}"
+            );
+            assert_eq!(
+                role.allows(Permission::ApiKeysManage),
+                *role == Role::Admin,
+                "{role}"
+            );
         }
     }
 
@@ -188,7 +220,11 @@ mod tests {
         let writers = [Role::Admin, Role::Manager, Role::Accountant];
         for role in Role::ALL {
             assert!(role.allows(Permission::CustomersRead));
-            assert_eq!(role.allows(Permission::CustomersCreate), writers.contains(role), "{role}");
+            assert_eq!(
+                role.allows(Permission::CustomersCreate),
+                writers.contains(role),
+                "{role}"
+            );
         }
     }
 
@@ -196,27 +232,45 @@ mod tests {
     fn collectors_and_sales_see_only_their_accounts() {
         let me = Uuid::new_v4();
         let other = Uuid::new_v4();
-        let collector = Actor::User { id: me, role: Role::Collector };
+        let collector = Actor::User {
+            id: me,
+            role: Role::Collector,
+        };
         let v = collector.customer_visibility();
         assert!(v.admits(Some(me), None));
         assert!(!v.admits(Some(other), Some(me)));
-        let sales = Actor::User { id: me, role: Role::Sales };
+        let sales = Actor::User {
+            id: me,
+            role: Role::Sales,
+        };
         assert!(sales.customer_visibility().admits(Some(other), Some(me)));
         assert!(!sales.customer_visibility().admits(Some(me), None));
-        let manager = Actor::User { id: me, role: Role::Manager };
+        let manager = Actor::User {
+            id: me,
+            role: Role::Manager,
+        };
         assert!(manager.customer_visibility().admits(None, None));
     }
 
     #[test]
     fn api_key_scopes_grant_exactly_their_permissions() {
-        let reader = Actor::ApiKey { id: Uuid::new_v4(), scopes: vec![Scope::CustomersRead] };
+        let reader = Actor::ApiKey {
+            id: Uuid::new_v4(),
+            scopes: vec![Scope::CustomersRead],
+        };
         assert!(reader.may(Permission::CustomersRead));
         assert!(!reader.may(Permission::CustomersCreate));
         assert!(matches!(
             reader.require(Permission::CustomersCreate),
-            Err(Error::Forbidden { code: "insufficient_scope", .. })
+            Err(Error::Forbidden {
+                code: "insufficient_scope",
+                ..
+            })
         ));
-        let writer = Actor::ApiKey { id: Uuid::new_v4(), scopes: vec![Scope::CustomersWrite] };
+        let writer = Actor::ApiKey {
+            id: Uuid::new_v4(),
+            scopes: vec![Scope::CustomersWrite],
+        };
         assert!(writer.may(Permission::CustomersCreate));
         assert!(!writer.may(Permission::AuditRead));
         assert!(!writer.may(Permission::CustomersAssign));

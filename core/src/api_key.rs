@@ -119,14 +119,26 @@ pub async fn create(
                 api_keys::name.eq(&api_key.name),
                 api_keys::prefix.eq(&api_key.prefix),
                 api_keys::key_hash.eq(token_digest(&key)),
-                api_keys::scopes.eq(api_key.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+                api_keys::scopes.eq(api_key
+                    .scopes
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()),
                 api_keys::created_by.eq(created_by),
                 api_keys::created_at.eq(ctx.now),
             ))
             .execute(conn)
             .await?;
-        audit::record(conn, ctx, "api_key.create", "api_key", api_key.id, None::<&()>, Some(&api_key))
-            .await?;
+        audit::record(
+            conn,
+            ctx,
+            "api_key.create",
+            "api_key",
+            api_key.id,
+            None::<&()>,
+            Some(&api_key),
+        )
+        .await?;
         Ok::<_, Error>(())
     })
     .await?;
@@ -151,14 +163,20 @@ pub async fn authenticate(
         .optional()?;
     let Some(row) = row else { return Ok(None) };
     // Coarse last-use tracking: at most one write a minute per key.
-    if row.last_used_at.is_none_or(|t| now - t > chrono::Duration::minutes(1)) {
+    if row
+        .last_used_at
+        .is_none_or(|t| now - t > chrono::Duration::minutes(1))
+    {
         diesel::update(api_keys::table.find(row.id))
             .set(api_keys::last_used_at.eq(now))
             .execute(conn)
             .await?;
     }
     let key = row.into_key();
-    Ok(Some(Actor::ApiKey { id: key.id, scopes: key.scopes }))
+    Ok(Some(Actor::ApiKey {
+        id: key.id,
+        scopes: key.scopes,
+    }))
 }
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -186,7 +204,9 @@ pub async fn list(
     }
     if let Some((at, id)) = page.after {
         query = query.filter(
-            api_keys::created_at.gt(at).or(api_keys::created_at.eq(at).and(api_keys::id.gt(id))),
+            api_keys::created_at
+                .gt(at)
+                .or(api_keys::created_at.eq(at).and(api_keys::id.gt(id))),
         );
     }
     let rows = query
@@ -217,8 +237,20 @@ pub async fn revoke(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid) -> Re
             .set(api_keys::revoked_at.eq(ctx.now))
             .execute(conn)
             .await?;
-        let after = ApiKey { revoked_at: Some(ctx.now), ..before.clone() };
-        audit::record(conn, ctx, "api_key.revoke", "api_key", id, Some(&before), Some(&after)).await?;
+        let after = ApiKey {
+            revoked_at: Some(ctx.now),
+            ..before.clone()
+        };
+        audit::record(
+            conn,
+            ctx,
+            "api_key.revoke",
+            "api_key",
+            id,
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         Ok::<_, Error>(after)
     })
     .await

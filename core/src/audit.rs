@@ -106,7 +106,9 @@ pub async fn list(
 ) -> Result<Page<AuditEvent>> {
     ctx.actor.require(Permission::AuditRead)?;
     let page = PageRequest::<(DateTime<Utc>, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
-    let mut query = audit_events::table.select(AuditEvent::as_select()).into_boxed();
+    let mut query = audit_events::table
+        .select(AuditEvent::as_select())
+        .into_boxed();
     if let Some(t) = &filter.entity_type {
         query = query.filter(audit_events::entity_type.eq(t.clone()));
     }
@@ -129,7 +131,9 @@ pub async fn list(
         query = query.filter(
             audit_events::occurred_at
                 .gt(at)
-                .or(audit_events::occurred_at.eq(at).and(audit_events::id.gt(id))),
+                .or(audit_events::occurred_at
+                    .eq(at)
+                    .and(audit_events::id.gt(id))),
         );
     }
     let rows = query

@@ -3,10 +3,16 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 
 pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current instant, at PostgreSQL's microsecond precision, so that a value
+    /// returned before a write equals the value read back after it.
     fn now(&self) -> DateTime<Utc>;
+}
+
+fn to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(Duration::microseconds(1)).unwrap_or(t)
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -14,7 +20,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        to_micros(Utc::now())
     }
 }
 
@@ -40,7 +46,7 @@ impl FixedClock {
 
 impl Clock for FixedClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+        to_micros(*self.0.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 

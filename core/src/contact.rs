@@ -61,14 +61,23 @@ fn parse_hhmm(text: &str) -> Option<NaiveTime> {
 impl NoContactWindow {
     fn check(&self, field: &str) -> std::result::Result<(), FieldError> {
         if self.days.is_empty() {
-            return Err(FieldError::new(format!("{field}.days"), "required", "at least one day"));
+            return Err(FieldError::new(
+                format!("{field}.days"),
+                "required",
+                "at least one day",
+            ));
         }
-        let start = parse_hhmm(&self.start)
-            .ok_or_else(|| FieldError::new(format!("{field}.start"), "invalid_time", "use HH:MM"))?;
+        let start = parse_hhmm(&self.start).ok_or_else(|| {
+            FieldError::new(format!("{field}.start"), "invalid_time", "use HH:MM")
+        })?;
         let end = parse_hhmm(&self.end)
             .ok_or_else(|| FieldError::new(format!("{field}.end"), "invalid_time", "use HH:MM"))?;
         if start == end {
-            return Err(FieldError::new(format!("{field}.end"), "empty_window", "end equals start"));
+            return Err(FieldError::new(
+                format!("{field}.end"),
+                "empty_window",
+                "end equals start",
+            ));
         }
         Ok(())
     }
@@ -161,7 +170,13 @@ pub struct NewContact {
 /// Validates and normalises a phone number to E.164. Only international numbers
 /// (leading `+`) are accepted: a bare national number is ambiguous across countries.
 pub fn normalize_phone(field: &str, text: &str) -> std::result::Result<String, FieldError> {
-    let bad = || FieldError::new(field, "invalid_phone", "not a valid phone number in international format (+country code)");
+    let bad = || {
+        FieldError::new(
+            field,
+            "invalid_phone",
+            "not a valid phone number in international format (+country code)",
+        )
+    };
     if !text.trim_start().starts_with('+') || text.len() > 32 {
         return Err(bad());
     }
@@ -184,11 +199,21 @@ pub async fn create(
     if name.is_empty() || name.chars().count() > 200 {
         p.add("name", "invalid_length", "must be 1 to 200 characters");
     }
-    let role = input.role.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
+    let role = input
+        .role
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
     if role.as_ref().is_some_and(|r| r.chars().count() > 200) {
         p.add("role", "invalid_length", "must be at most 200 characters");
     }
-    let email = input.email.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned);
+    let email = input
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned);
     if let Some(e) = &email {
         if e.len() > 254 || !email_address::EmailAddress::is_valid(e) {
             p.add("email", "invalid_email", "not a valid e-mail address");
@@ -199,7 +224,10 @@ pub async fn create(
         .as_deref()
         .filter(|t| !t.trim().is_empty())
         .and_then(|t| p.check(normalize_phone("phone", t)));
-    let timezone = input.timezone.as_deref().and_then(|tz| p.check(check_timezone("timezone", tz)));
+    let timezone = input
+        .timezone
+        .as_deref()
+        .and_then(|tz| p.check(check_timezone("timezone", tz)));
     for (i, w) in input.no_contact_windows.iter().enumerate() {
         p.check(w.check(&format!("no_contact_windows[{i}]")));
     }
@@ -226,7 +254,10 @@ pub async fn create(
                     .filter(contacts::customer_id.eq(customer_id))
                     .filter(contacts::is_primary.eq(true)),
             )
-            .set((contacts::is_primary.eq(false), contacts::updated_at.eq(ctx.now)))
+            .set((
+                contacts::is_primary.eq(false),
+                contacts::updated_at.eq(ctx.now),
+            ))
             .execute(conn)
             .await?;
         }
@@ -250,8 +281,16 @@ pub async fn create(
             .await?;
         let contact = row.into_contact();
         customer::touch(conn, customer_id, ctx.now).await?;
-        audit::record(conn, ctx, "contact.create", "contact", contact.id, None::<&()>, Some(&contact))
-            .await?;
+        audit::record(
+            conn,
+            ctx,
+            "contact.create",
+            "contact",
+            contact.id,
+            None::<&()>,
+            Some(&contact),
+        )
+        .await?;
         Ok(contact)
     })
     .await
@@ -282,7 +321,11 @@ pub async fn list(
         .select(Row::as_select())
         .into_boxed();
     if let Some((t, id)) = page.after {
-        q = q.filter(contacts::created_at.gt(t).or(contacts::created_at.eq(t).and(contacts::id.gt(id))));
+        q = q.filter(
+            contacts::created_at
+                .gt(t)
+                .or(contacts::created_at.eq(t).and(contacts::id.gt(id))),
+        );
     }
     let rows = q
         .order((contacts::created_at.asc(), contacts::id.asc()))
@@ -298,18 +341,34 @@ mod tests {
 
     #[test]
     fn phones_normalise_to_e164() {
-        assert_eq!(normalize_phone("phone", "+1 312 555 0147").ok().as_deref(), Some("+13125550147"));
-        assert_eq!(normalize_phone("phone", "+44 20 7946 0958").ok().as_deref(), Some("+442079460958"));
-        assert!(normalize_phone("phone", "312 555 0147").is_err(), "national form is ambiguous");
+        assert_eq!(
+            normalize_phone("phone", "+1 312 555 0147").ok().as_deref(),
+            Some("+13125550147")
+        );
+        assert_eq!(
+            normalize_phone("phone", "+44 20 7946 0958").ok().as_deref(),
+            Some("+442079460958")
+        );
+        assert!(
+            normalize_phone("phone", "312 555 0147").is_err(),
+            "national form is ambiguous"
+        );
         assert!(normalize_phone("phone", "+1 555").is_err());
         assert!(normalize_phone("phone", "call me maybe").is_err());
     }
 
     #[test]
     fn windows_need_days_and_real_times() {
-        let w = |days: Vec<Weekday>, s: &str, e: &str| NoContactWindow { days, start: s.into(), end: e.into() };
+        let w = |days: Vec<Weekday>, s: &str, e: &str| NoContactWindow {
+            days,
+            start: s.into(),
+            end: e.into(),
+        };
         assert!(w(vec![Weekday::Mon], "12:00", "13:30").check("w").is_ok());
-        assert!(w(vec![Weekday::Fri], "22:00", "07:00").check("w").is_ok(), "spans midnight");
+        assert!(
+            w(vec![Weekday::Fri], "22:00", "07:00").check("w").is_ok(),
+            "spans midnight"
+        );
         assert!(w(vec![], "12:00", "13:00").check("w").is_err());
         assert!(w(vec![Weekday::Mon], "25:00", "13:00").check("w").is_err());
         assert!(w(vec![Weekday::Mon], "9:00", "13:00").check("w").is_err());

@@ -116,10 +116,17 @@ impl Row {
             (Some(reason), Some(placed_at))
                 if self.collection_hold_expires_at.is_none_or(|t| t > now) =>
             {
-                Some(CollectionHold { reason, expires_at: self.collection_hold_expires_at, placed_at })
+                Some(CollectionHold {
+                    reason,
+                    expires_at: self.collection_hold_expires_at,
+                    placed_at,
+                })
             }
             _ => None,
         };
+        let credit_limit = self
+            .credit_limit
+            .map(|d| money::in_minor_units(d, &self.currency));
         Customer {
             id: self.id,
             external_id: self.external_id,
@@ -128,8 +135,7 @@ impl Row {
             currency: self.currency,
             timezone: self.timezone,
             payment_terms_days: self.payment_terms_days,
-            // NUMERIC(19,4) comes back with four places; show the currency's own.
-            credit_limit: self.credit_limit.map(|d| d.normalize()),
+            credit_limit,
             risk_rating: self.risk_rating,
             assigned_collector_id: self.assigned_collector_id,
             sales_rep_id: self.sales_rep_id,
@@ -222,15 +228,25 @@ pub struct Assignment {
 }
 
 pub(crate) fn check_timezone(field: &str, tz: &str) -> std::result::Result<String, FieldError> {
-    tz.parse::<chrono_tz::Tz>().map(|t| t.name().to_owned()).map_err(|_| {
-        FieldError::new(field, "unknown_timezone", "not an IANA time zone (e.g. America/Chicago)")
-    })
+    tz.parse::<chrono_tz::Tz>()
+        .map(|t| t.name().to_owned())
+        .map_err(|_| {
+            FieldError::new(
+                field,
+                "unknown_timezone",
+                "not an IANA time zone (e.g. America/Chicago)",
+            )
+        })
 }
 
 fn check_name(name: &str) -> std::result::Result<String, FieldError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(FieldError::new("name", "invalid_length", "must be 1 to 200 characters"));
+        return Err(FieldError::new(
+            "name",
+            "invalid_length",
+            "must be 1 to 200 characters",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -238,14 +254,22 @@ fn check_name(name: &str) -> std::result::Result<String, FieldError> {
 fn check_external_id(id: &str) -> std::result::Result<String, FieldError> {
     let id = id.trim();
     if id.is_empty() || id.chars().count() > 100 {
-        return Err(FieldError::new("external_id", "invalid_length", "must be 1 to 100 characters"));
+        return Err(FieldError::new(
+            "external_id",
+            "invalid_length",
+            "must be 1 to 100 characters",
+        ));
     }
     Ok(id.to_owned())
 }
 
 fn check_terms(days: i32) -> std::result::Result<i32, FieldError> {
     if !(0..=365).contains(&days) {
-        return Err(FieldError::new("payment_terms_days", "out_of_range", "must be 0 to 365"));
+        return Err(FieldError::new(
+            "payment_terms_days",
+            "out_of_range",
+            "must be 0 to 365",
+        ));
     }
     Ok(days)
 }
@@ -258,8 +282,18 @@ async fn check_assignees(
     problems: &mut Problems,
 ) -> Result<()> {
     let checks = [
-        ("assigned_collector_id", collector, &[Role::Collector, Role::FieldCollector][..], "not_a_collector"),
-        ("sales_rep_id", sales_rep, &[Role::Sales][..], "not_a_sales_rep"),
+        (
+            "assigned_collector_id",
+            collector,
+            &[Role::Collector, Role::FieldCollector][..],
+            "not_a_collector",
+        ),
+        (
+            "sales_rep_id",
+            sales_rep,
+            &[Role::Sales][..],
+            "not_a_sales_rep",
+        ),
     ];
     for (field, id, roles, code) in checks {
         let Some(id) = id else { continue };
@@ -299,17 +333,30 @@ pub async fn create(
     }
     let mut p = Problems::new();
     let name = p.check(check_name(&input.name));
-    let external_id = input.external_id.as_deref().and_then(|e| p.check(check_external_id(e)));
+    let external_id = input
+        .external_id
+        .as_deref()
+        .and_then(|e| p.check(check_external_id(e)));
     let currency = p.check(Currency::field("currency", &input.currency));
-    let timezone = p.check(check_timezone("timezone", input.timezone.as_deref().unwrap_or("UTC")));
+    let timezone = p.check(check_timezone(
+        "timezone",
+        input.timezone.as_deref().unwrap_or("UTC"),
+    ));
     let terms = p.check(check_terms(input.payment_terms_days.unwrap_or(30)));
     let credit_limit = match (input.credit_limit, currency) {
         (Some(limit), Some(c)) => p.check(money::non_negative_amount("credit_limit", limit, c)),
         _ => None,
     };
-    check_assignees(conn, input.assigned_collector_id, input.sales_rep_id, &mut p).await?;
+    check_assignees(
+        conn,
+        input.assigned_collector_id,
+        input.sales_rep_id,
+        &mut p,
+    )
+    .await?;
     p.into_result()?;
-    let (Some(name), Some(currency), Some(timezone), Some(terms)) = (name, currency, timezone, terms)
+    let (Some(name), Some(currency), Some(timezone), Some(terms)) =
+        (name, currency, timezone, terms)
     else {
         return Err(Error::Internal("validated fields missing".into()));
     };
@@ -340,8 +387,16 @@ pub async fn create(
     let customer = row.clone().at(ctx.now);
     conn.transaction(async |conn| {
         insert_row(conn, &row).await?;
-        audit::record(conn, ctx, "customer.create", "customer", row.id, None::<&()>, Some(&customer))
-            .await?;
+        audit::record(
+            conn,
+            ctx,
+            "customer.create",
+            "customer",
+            row.id,
+            None::<&()>,
+            Some(&customer),
+        )
+        .await?;
         Ok::<_, Error>(())
     })
     .await
@@ -393,7 +448,10 @@ pub(crate) async fn load_visible(
     };
     match row {
         Some(r)
-            if ctx.actor.customer_visibility().admits(r.assigned_collector_id, r.sales_rep_id) =>
+            if ctx
+                .actor
+                .customer_visibility()
+                .admits(r.assigned_collector_id, r.sales_rep_id) =>
         {
             Ok(r)
         }
@@ -495,8 +553,16 @@ pub async fn update(
             .execute(conn)
             .await?;
         let after = row.at(ctx.now);
-        audit::record(conn, ctx, "customer.update", "customer", id, Some(&before), Some(&after))
-            .await?;
+        audit::record(
+            conn,
+            ctx,
+            "customer.update",
+            "customer",
+            id,
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         Ok(after)
     })
     .await
@@ -514,8 +580,13 @@ pub async fn assign(
         let mut row = load_visible(conn, ctx, id, true).await?;
         let before = row.clone().at(ctx.now);
         let mut p = Problems::new();
-        check_assignees(conn, assignment.assigned_collector_id, assignment.sales_rep_id, &mut p)
-            .await?;
+        check_assignees(
+            conn,
+            assignment.assigned_collector_id,
+            assignment.sales_rep_id,
+            &mut p,
+        )
+        .await?;
         p.into_result()?;
         row.assigned_collector_id = assignment.assigned_collector_id;
         row.sales_rep_id = assignment.sales_rep_id;
@@ -529,8 +600,16 @@ pub async fn assign(
             .execute(conn)
             .await?;
         let after = row.at(ctx.now);
-        audit::record(conn, ctx, "customer.assign", "customer", id, Some(&before), Some(&after))
-            .await?;
+        audit::record(
+            conn,
+            ctx,
+            "customer.assign",
+            "customer",
+            id,
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         Ok(after)
     })
     .await
@@ -643,12 +722,24 @@ pub async fn list(
         };
     }
     if let Some(held) = filter.collection_hold {
-        let active = c::collection_hold_reason
-            .is_not_null()
-            .and(c::collection_hold_expires_at.is_null().or(c::collection_hold_expires_at.gt(ctx.now)));
-        q = if held { q.filter(active) } else { q.filter(diesel::dsl::not(active)) };
+        let active = c::collection_hold_reason.is_not_null().and(
+            c::collection_hold_expires_at
+                .is_null()
+                .or(c::collection_hold_expires_at.gt(ctx.now)),
+        );
+        q = if held {
+            q.filter(active)
+        } else {
+            q.filter(diesel::dsl::not(active))
+        };
     }
-    let mismatched = || Error::invalid_query("cursor", "invalid_cursor", "the cursor belongs to another sort order");
+    let mismatched = || {
+        Error::invalid_query(
+            "cursor",
+            "invalid_cursor",
+            "the cursor belongs to another sort order",
+        )
+    };
     q = match (sort, page.after.clone()) {
         (_, None) => q,
         (CustomerSort::Name, Some(CursorKey::Name(n, id))) => {
@@ -657,12 +748,16 @@ pub async fn list(
         (CustomerSort::NameDesc, Some(CursorKey::Name(n, id))) => {
             q.filter(c::name.lt(n.clone()).or(c::name.eq(n).and(c::id.lt(id))))
         }
-        (CustomerSort::CreatedAt, Some(CursorKey::CreatedAt(t, id))) => {
-            q.filter(c::created_at.gt(t).or(c::created_at.eq(t).and(c::id.gt(id))))
-        }
-        (CustomerSort::CreatedAtDesc, Some(CursorKey::CreatedAt(t, id))) => {
-            q.filter(c::created_at.lt(t).or(c::created_at.eq(t).and(c::id.lt(id))))
-        }
+        (CustomerSort::CreatedAt, Some(CursorKey::CreatedAt(t, id))) => q.filter(
+            c::created_at
+                .gt(t)
+                .or(c::created_at.eq(t).and(c::id.gt(id))),
+        ),
+        (CustomerSort::CreatedAtDesc, Some(CursorKey::CreatedAt(t, id))) => q.filter(
+            c::created_at
+                .lt(t)
+                .or(c::created_at.eq(t).and(c::id.lt(id))),
+        ),
         _ => return Err(mismatched()),
     };
     q = match sort {
@@ -674,14 +769,22 @@ pub async fn list(
     let rows = q.limit(page.fetch()).load(conn).await?;
     let by_name = matches!(sort, CustomerSort::Name | CustomerSort::NameDesc);
     let page = Page::from_rows(rows, page.limit, |r| {
-        if by_name { CursorKey::Name(r.name.clone(), r.id) } else { CursorKey::CreatedAt(r.created_at, r.id) }
+        if by_name {
+            CursorKey::Name(r.name.clone(), r.id)
+        } else {
+            CursorKey::CreatedAt(r.created_at, r.id)
+        }
     });
     Ok(page.map(|r| r.at(ctx.now)))
 }
 
 /// Touches `updated_at` and records the change (used by holds and contacts, whose
 /// changes alter what the customer shows).
-pub(crate) async fn touch(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> Result<()> {
+pub(crate) async fn touch(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<()> {
     diesel::update(customers::table.find(id))
         .set(customers::updated_at.eq(now))
         .execute(conn)

@@ -25,12 +25,15 @@ pub fn pool(database_url: &str, max_size: usize) -> Result<PgPool> {
         .max_size(max_size.max(2))
         .wait_timeout(Some(std::time::Duration::from_secs(10)))
         .create_timeout(Some(std::time::Duration::from_secs(10)))
+        .runtime(deadpool::Runtime::Tokio1)
         .build()
         .map_err(|e| Error::Internal(format!("pool: {e}")))
 }
 
 pub async fn conn(pool: &PgPool) -> Result<PgConn> {
-    pool.get().await.map_err(|e| Error::Unavailable(e.to_string()))
+    pool.get()
+        .await
+        .map_err(|e| Error::Unavailable(e.to_string()))
 }
 
 /// Applies pending migrations, holding an advisory lock so that several processes
@@ -44,7 +47,8 @@ pub async fn migrate(database_url: &str) -> Result<Vec<String>> {
         use diesel::RunQueryDsl;
         let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
             .map_err(|e| Error::Unavailable(e.to_string()))?;
-        diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(&mut conn)?;
+        diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+            .execute(&mut conn)?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map(|versions| versions.iter().map(ToString::to_string).collect())

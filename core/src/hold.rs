@@ -75,9 +75,11 @@ pub async fn place(
         p.add("reason", "invalid_length", "must be 1 to 1000 characters");
     }
     match (input.kind, input.expires_at) {
-        (HoldKind::Credit, Some(_)) => {
-            p.add("expires_at", "expiry_not_allowed", "a credit hold lasts until released")
-        }
+        (HoldKind::Credit, Some(_)) => p.add(
+            "expires_at",
+            "expiry_not_allowed",
+            "a credit hold lasts until released",
+        ),
         (HoldKind::Collection, Some(t)) if t <= ctx.now => {
             p.add("expires_at", "not_in_future", "must be in the future")
         }
@@ -85,7 +87,9 @@ pub async fn place(
     }
     p.into_result()?;
     conn.transaction(async |conn| {
-        let before = customer::load_visible(conn, ctx, customer_id, true).await?.at(ctx.now);
+        let before = customer::load_visible(conn, ctx, customer_id, true)
+            .await?
+            .at(ctx.now);
         let hold = Hold {
             id: Uuid::now_v7(),
             customer_id,
@@ -110,9 +114,26 @@ pub async fn place(
             .execute(conn)
             .await?;
         let customer = refresh_customer(conn, ctx, customer_id).await?;
-        audit::record(conn, ctx, "hold.place", "hold", hold.id, None::<&()>, Some(&hold)).await?;
-        audit::record(conn, ctx, "customer.hold", "customer", customer_id, Some(&before), Some(&customer))
-            .await?;
+        audit::record(
+            conn,
+            ctx,
+            "hold.place",
+            "hold",
+            hold.id,
+            None::<&()>,
+            Some(&hold),
+        )
+        .await?;
+        audit::record(
+            conn,
+            ctx,
+            "customer.hold",
+            "customer",
+            customer_id,
+            Some(&before),
+            Some(&customer),
+        )
+        .await?;
         Ok(HoldChange { hold, customer })
     })
     .await
@@ -126,7 +147,9 @@ pub async fn release(
 ) -> Result<HoldChange> {
     ctx.actor.require(Permission::CustomersHold)?;
     conn.transaction(async |conn| {
-        let before_customer = customer::load_visible(conn, ctx, customer_id, true).await?.at(ctx.now);
+        let before_customer = customer::load_visible(conn, ctx, customer_id, true)
+            .await?
+            .at(ctx.now);
         let before: Hold = customer_holds::table
             .find(hold_id)
             .filter(customer_holds::customer_id.eq(customer_id))
@@ -136,7 +159,10 @@ pub async fn release(
             .optional()?
             .ok_or(Error::NotFound { entity: "hold" })?;
         if before.released_at.is_some() {
-            return Err(Error::conflict("hold_released", "the hold was already released"));
+            return Err(Error::conflict(
+                "hold_released",
+                "the hold was already released",
+            ));
         }
         diesel::update(customer_holds::table.find(hold_id))
             .set((
@@ -145,9 +171,22 @@ pub async fn release(
             ))
             .execute(conn)
             .await?;
-        let hold = Hold { released_at: Some(ctx.now), released_by: ctx.actor.id(), ..before.clone() };
+        let hold = Hold {
+            released_at: Some(ctx.now),
+            released_by: ctx.actor.id(),
+            ..before.clone()
+        };
         let customer = refresh_customer(conn, ctx, customer_id).await?;
-        audit::record(conn, ctx, "hold.release", "hold", hold_id, Some(&before), Some(&hold)).await?;
+        audit::record(
+            conn,
+            ctx,
+            "hold.release",
+            "hold",
+            hold_id,
+            Some(&before),
+            Some(&hold),
+        )
+        .await?;
         audit::record(
             conn,
             ctx,
@@ -177,7 +216,9 @@ async fn refresh_customer(
         .select(Hold::as_select())
         .load(conn)
         .await?;
-    let current = holds.iter().find(|h| h.kind == HoldKind::Collection && h.is_active(ctx.now));
+    let current = holds
+        .iter()
+        .find(|h| h.kind == HoldKind::Collection && h.is_active(ctx.now));
     let credit_hold = holds.iter().any(|h| h.kind == HoldKind::Credit);
     diesel::update(customers::table.find(customer_id))
         .set((
@@ -189,11 +230,17 @@ async fn refresh_customer(
         .execute(conn)
         .await?;
     customer::touch(conn, customer_id, ctx.now).await?;
-    Ok(customer::load_visible(conn, ctx, customer_id, false).await?.at(ctx.now))
+    Ok(customer::load_visible(conn, ctx, customer_id, false)
+        .await?
+        .at(ctx.now))
 }
 
 /// Every hold of a customer, newest first.
-pub async fn list(conn: &mut AsyncPgConnection, ctx: &Context, customer_id: Uuid) -> Result<Vec<Hold>> {
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    customer_id: Uuid,
+) -> Result<Vec<Hold>> {
     ctx.actor.require(Permission::CustomersRead)?;
     customer::load_visible(conn, ctx, customer_id, false).await?;
     Ok(customer_holds::table

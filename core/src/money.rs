@@ -53,12 +53,20 @@ pub fn non_negative_amount(
     currency: Currency,
 ) -> Result<Decimal, FieldError> {
     if amount.is_sign_negative() && !amount.is_zero() {
-        return Err(FieldError::new(field, "negative_amount", "must not be negative"));
+        return Err(FieldError::new(
+            field,
+            "negative_amount",
+            "must not be negative",
+        ));
     }
     check_precision(field, amount, currency)
 }
 
-fn check_precision(field: &str, amount: Decimal, currency: Currency) -> Result<Decimal, FieldError> {
+fn check_precision(
+    field: &str,
+    amount: Decimal,
+    currency: Currency,
+) -> Result<Decimal, FieldError> {
     let normalized = amount.normalize();
     if normalized.scale() > currency.minor_units() {
         return Err(FieldError::new(
@@ -73,9 +81,22 @@ fn check_precision(field: &str, amount: Decimal, currency: Currency) -> Result<D
     }
     // NUMERIC(19,4): at most 15 digits before the point.
     if normalized.abs() >= Decimal::from(1_000_000_000_000_000_i64) {
-        return Err(FieldError::new(field, "amount_too_large", "must be below 10^15"));
+        return Err(FieldError::new(
+            field,
+            "amount_too_large",
+            "must be below 10^15",
+        ));
     }
     Ok(amount.round_dp(currency.minor_units()))
+}
+
+/// Shows an amount with exactly its currency's decimal places ("1000.50", "1200" for
+/// JPY): NUMERIC(19,4) comes back with four. Exact: stored amounts never have more.
+pub fn in_minor_units(amount: Decimal, currency_code: &str) -> Decimal {
+    let places = Currency::parse(currency_code).map_or(2, Currency::minor_units);
+    let mut shown = amount.round_dp(places);
+    shown.rescale(places);
+    shown
 }
 
 fn truncate(s: &str) -> String {
@@ -100,7 +121,10 @@ mod tests {
         assert_eq!(minor("KWD"), Some(3));
         assert_eq!(minor("usd"), None);
         assert_eq!(minor("XXQ"), None);
-        assert!(Currency::field("currency", "XAU").is_err(), "gold is no account currency");
+        assert!(
+            Currency::field("currency", "XAU").is_err(),
+            "gold is no account currency"
+        );
     }
 
     #[test]
@@ -108,7 +132,10 @@ mod tests {
         let usd = Currency::parse("USD").unwrap_or_else(|| unreachable!());
         let jpy = Currency::parse("JPY").unwrap_or_else(|| unreachable!());
         assert!(non_negative_amount("a", dec("10.50"), usd).is_ok());
-        assert!(non_negative_amount("a", dec("10.500"), usd).is_ok(), "trailing zeros are fine");
+        assert!(
+            non_negative_amount("a", dec("10.500"), usd).is_ok(),
+            "trailing zeros are fine"
+        );
         assert_eq!(
             non_negative_amount("a", dec("10.505"), usd).map_err(|e| e.code),
             Err("too_many_decimals".to_owned())
@@ -119,6 +146,16 @@ mod tests {
             Err("negative_amount".to_owned())
         );
         assert!(non_negative_amount("a", dec("1000000000000000"), usd).is_err());
+    }
+
+    #[test]
+    fn amounts_show_the_currency_places() {
+        assert_eq!(
+            in_minor_units(dec("1000.5000"), "USD").to_string(),
+            "1000.50"
+        );
+        assert_eq!(in_minor_units(dec("1200.0000"), "JPY").to_string(), "1200");
+        assert_eq!(in_minor_units(dec("1.2340"), "KWD").to_string(), "1.234");
     }
 
     proptest! {
@@ -148,11 +185,18 @@ pub mod decimal_string {
     fn parse<E: serde::de::Error>(text: &str) -> Result<Decimal, E> {
         let trimmed = text.trim();
         let plain = !trimmed.is_empty()
-            && trimmed.trim_start_matches('-').chars().all(|c| c.is_ascii_digit() || c == '.');
+            && trimmed
+                .trim_start_matches('-')
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.');
         if !plain {
-            return Err(E::custom(format!("{:?} is not a decimal amount", truncate(text))));
+            return Err(E::custom(format!(
+                "{:?} is not a decimal amount",
+                truncate(text)
+            )));
         }
-        Decimal::from_str(trimmed).map_err(|_| E::custom(format!("{:?} is not a decimal amount", truncate(text))))
+        Decimal::from_str(trimmed)
+            .map_err(|_| E::custom(format!("{:?} is not a decimal amount", truncate(text))))
     }
 
     fn truncate(s: &str) -> String {
@@ -160,11 +204,15 @@ pub mod decimal_string {
     }
 
     pub fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
-        Option::<String>::deserialize(d)?.map(|s| parse(&s)).transpose()
+        Option::<String>::deserialize(d)?
+            .map(|s| parse(&s))
+            .transpose()
     }
 
     /// For PATCH: absent → `None`, `null` → `Some(None)`, a string → `Some(Some(_))`.
-    pub fn double_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Decimal>>, D::Error> {
+    pub fn double_option<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<Decimal>>, D::Error> {
         Ok(Some(option(d)?))
     }
 }

@@ -42,7 +42,13 @@ impl<K: DeserializeOwned> PageRequest<K> {
 }
 
 fn decode<K: DeserializeOwned>(text: &str) -> Result<K> {
-    let bad = || Error::invalid_query("cursor", "invalid_cursor", "cursor is not one this API issued");
+    let bad = || {
+        Error::invalid_query(
+            "cursor",
+            "invalid_cursor",
+            "cursor is not one this API issued",
+        )
+    };
     let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
     serde_json::from_slice(&bytes).map_err(|_| bad())
 }
@@ -66,12 +72,22 @@ impl<T> Page<T> {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         let more = rows.len() > limit;
         rows.truncate(limit);
-        let next_cursor = if more { rows.last().map(|r| encode(&key(r))) } else { None };
-        Page { data: rows, next_cursor }
+        let next_cursor = if more {
+            rows.last().map(|r| encode(&key(r)))
+        } else {
+            None
+        };
+        Page {
+            data: rows,
+            next_cursor,
+        }
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { data: self.data.into_iter().map(f).collect(), next_cursor: self.next_cursor }
+        Page {
+            data: self.data.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
     }
 }
 
@@ -84,7 +100,12 @@ mod tests {
     fn limit_is_bounded() {
         assert!(PageRequest::<String>::parse(Some(0), None).is_err());
         assert!(PageRequest::<String>::parse(Some(201), None).is_err());
-        assert_eq!(PageRequest::<String>::parse(None, None).map(|p| p.limit).ok(), Some(50));
+        assert_eq!(
+            PageRequest::<String>::parse(None, None)
+                .map(|p| p.limit)
+                .ok(),
+            Some(50)
+        );
     }
 
     #[test]

@@ -53,20 +53,44 @@ pub async fn login(
     ttl: Duration,
 ) -> Result<Issued> {
     let found = user::credentials(conn, email).await?;
-    let stored = found.as_ref().map_or(password::DECOY_HASH.to_owned(), |(_, h)| h.clone());
+    let stored = found
+        .as_ref()
+        .map_or(password::DECOY_HASH.to_owned(), |(_, h)| h.clone());
     let ok = password::verify(password_text.to_owned(), stored).await?;
     let user = match found {
         Some((user, _)) if ok && user.active => user,
         _ => return Err(invalid_credentials()),
     };
     let family_id = Uuid::now_v7();
-    let ctx = Context::new(Actor::User { id: user.id, role: user.role }, request_id, now);
+    let ctx = Context::new(
+        Actor::User {
+            id: user.id,
+            role: user.role,
+        },
+        request_id,
+        now,
+    );
     conn.transaction(async |conn| {
         let token = insert(conn, user.id, family_id, now, ttl).await?;
-        let event = SessionAudit { family_id, user_id: user.id };
-        audit::record(conn, &ctx, "session.login", "session", family_id, None::<&()>, Some(&event))
-            .await?;
-        Ok(Issued { user: user.clone(), refresh_token: token, family_id })
+        let event = SessionAudit {
+            family_id,
+            user_id: user.id,
+        };
+        audit::record(
+            conn,
+            &ctx,
+            "session.login",
+            "session",
+            family_id,
+            None::<&()>,
+            Some(&event),
+        )
+        .await?;
+        Ok(Issued {
+            user: user.clone(),
+            refresh_token: token,
+            family_id,
+        })
     })
     .await
 }
@@ -120,7 +144,11 @@ async fn lock_token(conn: &mut AsyncPgConnection, token: &str) -> Result<Option<
         .optional()?)
 }
 
-async fn revoke_family(conn: &mut AsyncPgConnection, family_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+async fn revoke_family(
+    conn: &mut AsyncPgConnection,
+    family_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<()> {
     diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::family_id.eq(family_id))
@@ -133,7 +161,11 @@ async fn revoke_family(conn: &mut AsyncPgConnection, family_id: Uuid, now: DateT
 }
 
 /// Ends every session of a user (password change, deactivation, role change).
-pub async fn revoke_user(conn: &mut AsyncPgConnection, user_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+pub async fn revoke_user(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<()> {
     diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::user_id.eq(user_id))
@@ -162,11 +194,16 @@ pub async fn refresh(
 ) -> Result<Issued> {
     let outcome = conn
         .transaction(async |conn| {
-            let Some(row) = lock_token(conn, token).await? else { return Ok(Rotation::Refused) };
+            let Some(row) = lock_token(conn, token).await? else {
+                return Ok(Rotation::Refused);
+            };
             if row.used_at.is_some() && row.revoked_at.is_none() {
                 revoke_family(conn, row.family_id, now).await?;
                 let ctx = Context::new(Actor::System, request_id.clone(), now);
-                let event = SessionAudit { family_id: row.family_id, user_id: row.user_id };
+                let event = SessionAudit {
+                    family_id: row.family_id,
+                    user_id: row.user_id,
+                };
                 audit::record(
                     conn,
                     &ctx,
@@ -191,7 +228,11 @@ pub async fn refresh(
                 .execute(conn)
                 .await?;
             let refresh_token = insert(conn, user.id, row.family_id, now, ttl).await?;
-            Ok::<_, Error>(Rotation::Rotated(Issued { user, refresh_token, family_id: row.family_id }))
+            Ok::<_, Error>(Rotation::Rotated(Issued {
+                user,
+                refresh_token,
+                family_id: row.family_id,
+            }))
         })
         .await?;
     match outcome {
@@ -202,22 +243,31 @@ pub async fn refresh(
 
 /// Ends the session the token belongs to. Unknown or spent tokens are accepted
 /// silently: logging out is idempotent and reveals nothing.
-pub async fn logout(
-    conn: &mut AsyncPgConnection,
-    ctx: &Context,
-    token: &str,
-) -> Result<()> {
+pub async fn logout(conn: &mut AsyncPgConnection, ctx: &Context, token: &str) -> Result<()> {
     conn.transaction(async |conn| {
-        let Some(row) = lock_token(conn, token).await? else { return Ok(()) };
+        let Some(row) = lock_token(conn, token).await? else {
+            return Ok(());
+        };
         // A token can only end its own user's session.
         if ctx.actor.id() != Some(row.user_id) {
             return Ok(());
         }
         if row.revoked_at.is_none() {
             revoke_family(conn, row.family_id, ctx.now).await?;
-            let event = SessionAudit { family_id: row.family_id, user_id: row.user_id };
-            audit::record(conn, ctx, "session.logout", "session", row.family_id, Some(&event), None::<&()>)
-                .await?;
+            let event = SessionAudit {
+                family_id: row.family_id,
+                user_id: row.user_id,
+            };
+            audit::record(
+                conn,
+                ctx,
+                "session.logout",
+                "session",
+                row.family_id,
+                Some(&event),
+                None::<&()>,
+            )
+            .await?;
         }
         Ok::<_, Error>(())
     })

@@ -100,7 +100,9 @@ pub async fn create(conn: &mut AsyncPgConnection, ctx: &Context, input: NewUser)
     let name = check_name("name", &input.name, &mut problems);
     check_password(&input.password, &mut problems);
     problems.into_result()?;
-    let (Some(email), Some(name)) = (email, name) else { return Err(Error::Internal("unreachable".into())) };
+    let (Some(email), Some(name)) = (email, name) else {
+        return Err(Error::Internal("unreachable".into()));
+    };
     let hash = password::hash(input.password).await?;
     let user = User {
         id: Uuid::now_v7(),
@@ -126,25 +128,41 @@ pub async fn create(conn: &mut AsyncPgConnection, ctx: &Context, input: NewUser)
                 ))
                 .execute(conn)
                 .await?;
-            audit::record(conn, ctx, "user.create", "user", user.id, None::<&()>, Some(&user)).await?;
+            audit::record(
+                conn,
+                ctx,
+                "user.create",
+                "user",
+                user.id,
+                None::<&()>,
+                Some(&user),
+            )
+            .await?;
             Ok::<_, Error>(())
         })
         .await;
     match result {
-        Err(Error::Database(e)) if is_unique_violation(&e, "users_email_key") => {
-            Err(Error::conflict("email_taken", "a user with this e-mail already exists"))
-        }
+        Err(Error::Database(e)) if is_unique_violation(&e, "users_email_key") => Err(
+            Error::conflict("email_taken", "a user with this e-mail already exists"),
+        ),
         other => other.map(|()| user),
     }
 }
 
 pub async fn get(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid) -> Result<User> {
     ctx.actor.require(Permission::UsersRead)?;
-    find(conn, id).await?.ok_or(Error::NotFound { entity: "user" })
+    find(conn, id)
+        .await?
+        .ok_or(Error::NotFound { entity: "user" })
 }
 
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<User>> {
-    Ok(users::table.find(id).select(User::as_select()).first(conn).await.optional()?)
+    Ok(users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()?)
 }
 
 /// The user and stored hash for a login e-mail (matched case-insensitively).
@@ -190,15 +208,20 @@ pub async fn list(
         query = query.filter(users::active.eq(active));
     }
     if let Some((email, id)) = page.after.clone() {
-        query = query
-            .filter(users::email.gt(email.clone()).or(users::email.eq(email).and(users::id.gt(id))));
+        query = query.filter(
+            users::email
+                .gt(email.clone())
+                .or(users::email.eq(email).and(users::id.gt(id))),
+        );
     }
     let rows = query
         .order((users::email.asc(), users::id.asc()))
         .limit(page.fetch())
         .load(conn)
         .await?;
-    Ok(Page::from_rows(rows, page.limit, |u| (u.email.clone(), u.id)))
+    Ok(Page::from_rows(rows, page.limit, |u| {
+        (u.email.clone(), u.id)
+    }))
 }
 
 pub async fn update(
@@ -209,7 +232,10 @@ pub async fn update(
 ) -> Result<User> {
     ctx.actor.require(Permission::UsersManage)?;
     let mut problems = Problems::new();
-    let name = patch.name.as_deref().and_then(|n| check_name("name", n, &mut problems));
+    let name = patch
+        .name
+        .as_deref()
+        .and_then(|n| check_name("name", n, &mut problems));
     if let Some(p) = &patch.password {
         check_password(p, &mut problems);
     }
@@ -261,7 +287,16 @@ pub async fn update(
         if new_hash.is_some() || !after.active || after.role != before.role {
             crate::session::revoke_user(conn, id, ctx.now).await?;
         }
-        audit::record(conn, ctx, "user.update", "user", id, Some(&before), Some(&after)).await?;
+        audit::record(
+            conn,
+            ctx,
+            "user.update",
+            "user",
+            id,
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         Ok(after)
     })
     .await
@@ -275,8 +310,11 @@ pub async fn bootstrap_admin(
     email: &str,
     password: &str,
 ) -> Result<bool> {
-    let admins: i64 =
-        users::table.filter(users::role.eq(Role::Admin)).count().get_result(conn).await?;
+    let admins: i64 = users::table
+        .filter(users::role.eq(Role::Admin))
+        .count()
+        .get_result(conn)
+        .await?;
     if admins > 0 {
         return Ok(false);
     }

@@ -6,7 +6,10 @@
 use std::process::ExitCode;
 
 fn var(name: &str, default: &str) -> String {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 #[tokio::main]
@@ -17,7 +20,10 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let database_url = var("RECOUP_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/recoup");
+    let database_url = var(
+        "RECOUP_DATABASE_URL",
+        "postgres://postgres:postgres@127.0.0.1:5432/recoup",
+    );
     let redis_url = var("RECOUP_REDIS_URL", "redis://127.0.0.1:6379");
     if let Err(e) = recoup_core::db::migrate(&database_url).await {
         tracing::error!("database: {e}");

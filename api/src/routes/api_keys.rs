@@ -24,9 +24,17 @@ list_of!(ApiKeyList, ApiKey);
     security(("bearer_auth" = []))
 )]
 #[get("/api-keys")]
-pub async fn list(state: web::Data<AppState>, caller: Caller, filter: web::Query<ApiKeyFilter>) -> ApiResult<web::Json<ApiKeyList>> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    filter: web::Query<ApiKeyFilter>,
+) -> ApiResult<web::Json<ApiKeyList>> {
     let mut conn = db::conn(&state.pool).await?;
-    Ok(web::Json(api_key::list(&mut conn, &caller.ctx(), &filter).await?.into()))
+    Ok(web::Json(
+        api_key::list(&mut conn, &caller.ctx(), &filter)
+            .await?
+            .into(),
+    ))
 }
 
 /// Create an API key. The response is the only time the key is shown.
@@ -43,7 +51,11 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, filter: web::Query
     security(("bearer_auth" = []))
 )]
 #[post("/api-keys")]
-pub async fn create(state: web::Data<AppState>, caller: Caller, Body(body): Body<NewApiKey>) -> ApiResult<HttpResponse> {
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Body(body): Body<NewApiKey>,
+) -> ApiResult<HttpResponse> {
     let mut conn = db::conn(&state.pool).await?;
     let created = api_key::create(&mut conn, &caller.ctx(), body).await?;
     Ok(HttpResponse::Created().json(created))
@@ -61,7 +73,13 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, Body(body): Body
     security(("bearer_auth" = []))
 )]
 #[delete("/api-keys/{id}")]
-pub async fn revoke(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<web::Json<ApiKey>> {
+pub async fn revoke(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<ApiKey>> {
     let mut conn = db::conn(&state.pool).await?;
-    Ok(web::Json(api_key::revoke(&mut conn, &caller.ctx(), *id).await?))
+    Ok(web::Json(
+        api_key::revoke(&mut conn, &caller.ctx(), *id).await?,
+    ))
 }

@@ -23,7 +23,13 @@ list_of!(AuditEventList, AuditEvent);
     security(("bearer_auth" = []))
 )]
 #[get("/audit-events")]
-pub async fn list(state: web::Data<AppState>, caller: Caller, filter: web::Query<AuditFilter>) -> ApiResult<web::Json<AuditEventList>> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    filter: web::Query<AuditFilter>,
+) -> ApiResult<web::Json<AuditEventList>> {
     let mut conn = db::conn(&state.pool).await?;
-    Ok(web::Json(audit::list(&mut conn, &caller.ctx(), &filter).await?.into()))
+    Ok(web::Json(
+        audit::list(&mut conn, &caller.ctx(), &filter).await?.into(),
+    ))
 }

@@ -48,15 +48,26 @@ pub struct TokenPair {
 fn client_ip(req: &HttpRequest) -> String {
     // The socket's peer: forwarded headers are client-controlled and would let an
     // attacker pick a fresh throttle bucket per attempt.
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".to_owned())
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 fn ttl(d: std::time::Duration) -> Duration {
     Duration::seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2_000))
 }
 
-fn tokens(state: &AppState, issued: session::Issued, now: chrono::DateTime<chrono::Utc>) -> ApiResult<TokenPair> {
-    let access_token = state.jwt.issue(issued.user.id, issued.user.role, now, state.config.access_token_ttl)?;
+fn tokens(
+    state: &AppState,
+    issued: session::Issued,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<TokenPair> {
+    let access_token = state.jwt.issue(
+        issued.user.id,
+        issued.user.role,
+        now,
+        state.config.access_token_ttl,
+    )?;
     Ok(TokenPair {
         access_token,
         refresh_token: issued.refresh_token,
@@ -90,7 +101,16 @@ pub async fn login(
     let now = state.clock.now();
     let mut conn = db::conn(&state.pool).await?;
     let ttl = ttl(state.config.refresh_token_ttl);
-    match session::login(&mut conn, now, request_id(&req), &body.email, &body.password, ttl).await {
+    match session::login(
+        &mut conn,
+        now,
+        request_id(&req),
+        &body.email,
+        &body.password,
+        ttl,
+    )
+    .await
+    {
         Ok(issued) => {
             throttle.succeeded().await?;
             Ok(web::Json(tokens(&state, issued, now)?))
@@ -124,7 +144,8 @@ pub async fn refresh(
     let now = state.clock.now();
     let mut conn = db::conn(&state.pool).await?;
     let ttl = ttl(state.config.refresh_token_ttl);
-    let issued = session::refresh(&mut conn, now, request_id(&req), &body.refresh_token, ttl).await?;
+    let issued =
+        session::refresh(&mut conn, now, request_id(&req), &body.refresh_token, ttl).await?;
     Ok(web::Json(tokens(&state, issued, now)?))
 }
 
@@ -159,7 +180,11 @@ pub async fn logout(
     security(("bearer_auth" = []))
 )]
 #[get("/me")]
-pub async fn me(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> ApiResult<HttpResponse> {
+pub async fn me(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
     let recoup_core::Actor::User { id, .. } = caller.actor else {
         return Err(recoup_core::Error::NotFound { entity: "user" }.into());
     };
@@ -167,6 +192,12 @@ pub async fn me(state: web::Data<AppState>, caller: Caller, req: HttpRequest) ->
     let user = user::find(&mut conn, id)
         .await?
         .filter(|u| u.active)
-        .ok_or_else(|| ApiError::unauthenticated("invalid_token", "the user no longer exists or is inactive"))?;
-    Ok(crate::etag::respond(&req, actix_web::http::StatusCode::OK, &user))
+        .ok_or_else(|| {
+            ApiError::unauthenticated("invalid_token", "the user no longer exists or is inactive")
+        })?;
+    Ok(crate::etag::respond(
+        &req,
+        actix_web::http::StatusCode::OK,
+        &user,
+    ))
 }

@@ -6,7 +6,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
 use recoup_core::contact::{self, Contact, ContactFilter, NewContact};
-use recoup_core::customer::{self, Assignment, Customer, CustomerFilter, CustomerPatch, NewCustomer};
+use recoup_core::customer::{
+    self, Assignment, Customer, CustomerFilter, CustomerPatch, NewCustomer,
+};
 use recoup_core::db;
 use recoup_core::hold::{self, Hold, HoldChange, NewHold};
 use uuid::Uuid;
@@ -38,9 +40,17 @@ pub struct HoldList {
     security(("bearer_auth" = []), ("api_key" = []))
 )]
 #[get("/customers")]
-pub async fn list(state: web::Data<AppState>, caller: Caller, filter: web::Query<CustomerFilter>) -> ApiResult<web::Json<CustomerList>> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    filter: web::Query<CustomerFilter>,
+) -> ApiResult<web::Json<CustomerList>> {
     let mut conn = db::conn(&state.pool).await?;
-    Ok(web::Json(customer::list(&mut conn, &caller.ctx(), &filter).await?.into()))
+    Ok(web::Json(
+        customer::list(&mut conn, &caller.ctx(), &filter)
+            .await?
+            .into(),
+    ))
 }
 
 /// Create a customer (admin, manager, accountant; API keys with `customers:write`).
@@ -56,7 +66,12 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, filter: web::Query
     security(("bearer_auth" = []), ("api_key" = []))
 )]
 #[post("/customers")]
-pub async fn create(state: web::Data<AppState>, caller: Caller, req: HttpRequest, Body(body): Body<NewCustomer>) -> ApiResult<HttpResponse> {
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    Body(body): Body<NewCustomer>,
+) -> ApiResult<HttpResponse> {
     let mut conn = db::conn(&state.pool).await?;
     let created = customer::create(&mut conn, &caller.ctx(), body).await?;
     Ok(etag::respond(&req, StatusCode::CREATED, &created))
@@ -74,7 +89,12 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, req: HttpRequest
     security(("bearer_auth" = []), ("api_key" = []))
 )]
 #[get("/customers/{id}")]
-pub async fn get(state: web::Data<AppState>, caller: Caller, req: HttpRequest, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     let mut conn = db::conn(&state.pool).await?;
     let found = customer::get(&mut conn, &caller.ctx(), *id).await?;
     Ok(etag::respond(&req, StatusCode::OK, &found))
@@ -102,10 +122,19 @@ pub async fn get(state: web::Data<AppState>, caller: Caller, req: HttpRequest, i
     security(("bearer_auth" = []), ("api_key" = []))
 )]
 #[patch("/customers/{id}")]
-pub async fn update(state: web::Data<AppState>, caller: Caller, req: HttpRequest, id: web::Path<Uuid>, Body(body): Body<CustomerPatch>) -> ApiResult<HttpResponse> {
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    Body(body): Body<CustomerPatch>,
+) -> ApiResult<HttpResponse> {
     let if_match = etag::required_if_match(&req)?;
     let mut conn = db::conn(&state.pool).await?;
-    let updated = customer::update(&mut conn, &caller.ctx(), *id, body, |current| etag::still(&if_match, current)).await?;
+    let updated = customer::update(&mut conn, &caller.ctx(), *id, body, |current| {
+        etag::still(&if_match, current)
+    })
+    .await?;
     Ok(etag::respond(&req, StatusCode::OK, &updated))
 }
 
@@ -123,7 +152,13 @@ pub async fn update(state: web::Data<AppState>, caller: Caller, req: HttpRequest
     security(("bearer_auth" = []))
 )]
 #[put("/customers/{id}/assignment")]
-pub async fn assign(state: web::Data<AppState>, caller: Caller, req: HttpRequest, id: web::Path<Uuid>, Body(body): Body<Assignment>) -> ApiResult<HttpResponse> {
+pub async fn assign(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    Body(body): Body<Assignment>,
+) -> ApiResult<HttpResponse> {
     let mut conn = db::conn(&state.pool).await?;
     let updated = customer::assign(&mut conn, &caller.ctx(), *id, body).await?;
     Ok(etag::respond(&req, StatusCode::OK, &updated))
@@ -140,9 +175,15 @@ pub async fn assign(state: web::Data<AppState>, caller: Caller, req: HttpRequest
     security(("bearer_auth" = []))
 )]
 #[get("/customers/{id}/holds")]
-pub async fn list_holds(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> ApiResult<web::Json<HoldList>> {
+pub async fn list_holds(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> ApiResult<web::Json<HoldList>> {
     let mut conn = db::conn(&state.pool).await?;
-    Ok(web::Json(HoldList { data: hold::list(&mut conn, &caller.ctx(), *id).await? }))
+    Ok(web::Json(HoldList {
+        data: hold::list(&mut conn, &caller.ctx(), *id).await?,
+    }))
 }
 
 /// Place a collection hold (no collection work, optionally until a date) or a credit
@@ -160,7 +201,12 @@ pub async fn list_holds(state: web::Data<AppState>, caller: Caller, id: web::Pat
     security(("bearer_auth" = []))
 )]
 #[post("/customers/{id}/holds")]
-pub async fn place_hold(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, Body(body): Body<NewHold>) -> ApiResult<HttpResponse> {
+pub async fn place_hold(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    Body(body): Body<NewHold>,
+) -> ApiResult<HttpResponse> {
     let mut conn = db::conn(&state.pool).await?;
     let change = hold::place(&mut conn, &caller.ctx(), *id, body).await?;
     Ok(HttpResponse::Created().json(change))
@@ -182,10 +228,16 @@ pub async fn place_hold(state: web::Data<AppState>, caller: Caller, id: web::Pat
     security(("bearer_auth" = []))
 )]
 #[post("/customers/{id}/holds/{hold_id}/release")]
-pub async fn release_hold(state: web::Data<AppState>, caller: Caller, path: web::Path<(Uuid, Uuid)>) -> ApiResult<web::Json<HoldChange>> {
+pub async fn release_hold(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<web::Json<HoldChange>> {
     let (id, hold_id) = path.into_inner();
     let mut conn = db::conn(&state.pool).await?;
-    Ok(web::Json(hold::release(&mut conn, &caller.ctx(), id, hold_id).await?))
+    Ok(web::Json(
+        hold::release(&mut conn, &caller.ctx(), id, hold_id).await?,
+    ))
 }
 
 /// The contacts of a customer, in the order they were added.
@@ -199,9 +251,18 @@ pub async fn release_hold(state: web::Data<AppState>, caller: Caller, path: web:
     security(("bearer_auth" = []), ("api_key" = []))
 )]
 #[get("/customers/{id}/contacts")]
-pub async fn list_contacts(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, filter: web::Query<ContactFilter>) -> ApiResult<web::Json<ContactList>> {
+pub async fn list_contacts(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    filter: web::Query<ContactFilter>,
+) -> ApiResult<web::Json<ContactList>> {
     let mut conn = db::conn(&state.pool).await?;
-    Ok(web::Json(contact::list(&mut conn, &caller.ctx(), *id, &filter).await?.into()))
+    Ok(web::Json(
+        contact::list(&mut conn, &caller.ctx(), *id, &filter)
+            .await?
+            .into(),
+    ))
 }
 
 /// Add a contact to a customer.
@@ -218,7 +279,12 @@ pub async fn list_contacts(state: web::Data<AppState>, caller: Caller, id: web::
     security(("bearer_auth" = []), ("api_key" = []))
 )]
 #[post("/customers/{id}/contacts")]
-pub async fn create_contact(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, Body(body): Body<NewContact>) -> ApiResult<HttpResponse> {
+pub async fn create_contact(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    Body(body): Body<NewContact>,
+) -> ApiResult<HttpResponse> {
     let mut conn = db::conn(&state.pool).await?;
     let created = contact::create(&mut conn, &caller.ctx(), *id, body).await?;
     Ok(HttpResponse::Created().json(created))

@@ -22,7 +22,10 @@ macro_rules! list_of {
 
         impl From<recoup_core::page::Page<$item>> for $name {
             fn from(page: recoup_core::page::Page<$item>) -> Self {
-                Self { data: page.data, next_cursor: page.next_cursor }
+                Self {
+                    data: page.data,
+                    next_cursor: page.next_cursor,
+                }
             }
         }
     };
@@ -55,5 +58,7 @@ pub fn v1(cfg: &mut ServiceConfig) {
 }
 
 pub fn root(cfg: &mut ServiceConfig) {
-    cfg.service(system::healthz).service(system::readyz).service(system::metrics);
+    cfg.service(system::healthz)
+        .service(system::readyz)
+        .service(system::metrics);
 }

@@ -19,7 +19,10 @@ pub struct Health {
 #[utoipa::path(tag = "system", responses((status = 200, description = "Alive", body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok".into(), checks: Default::default() })
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+        checks: Default::default(),
+    })
 }
 
 /// Readiness: PostgreSQL and Redis both answer.
@@ -43,16 +46,30 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     .is_some();
     let redis = tokio::time::timeout(timeout, async {
         let mut redis = state.redis.clone();
-        redis::cmd("PING").query_async::<String>(&mut redis).await.ok()
+        redis::cmd("PING")
+            .query_async::<String>(&mut redis)
+            .await
+            .ok()
     })
     .await
     .ok()
     .flatten()
     .is_some();
     let word = |ok: bool| if ok { "ok" } else { "unavailable" }.to_owned();
-    let checks = [("database".to_owned(), word(database)), ("redis".to_owned(), word(redis))].into();
-    let body = Health { status: word(database && redis), checks };
-    if database && redis { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+    let checks = [
+        ("database".to_owned(), word(database)),
+        ("redis".to_owned(), word(redis)),
+    ]
+    .into();
+    let body = Health {
+        status: word(database && redis),
+        checks,
+    };
+    if database && redis {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
 }
 
 /// Prometheus metrics (text exposition format).
@@ -77,5 +94,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
          recoup_db_pool_connections{{state=\"max\"}} {}\n",
         status.size, status.available, status.max_size
     ));
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(text)
 }

@@ -27,9 +27,15 @@ list_of!(UserList, User);
     security(("bearer_auth" = []))
 )]
 #[get("/users")]
-pub async fn list(state: web::Data<AppState>, caller: Caller, filter: web::Query<UserFilter>) -> ApiResult<web::Json<UserList>> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    filter: web::Query<UserFilter>,
+) -> ApiResult<web::Json<UserList>> {
     let mut conn = db::conn(&state.pool).await?;
-    Ok(web::Json(user::list(&mut conn, &caller.ctx(), &filter).await?.into()))
+    Ok(web::Json(
+        user::list(&mut conn, &caller.ctx(), &filter).await?.into(),
+    ))
 }
 
 /// Create a user (admin).
@@ -45,7 +51,12 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, filter: web::Query
     security(("bearer_auth" = []))
 )]
 #[post("/users")]
-pub async fn create(state: web::Data<AppState>, caller: Caller, req: HttpRequest, Body(body): Body<NewUser>) -> ApiResult<HttpResponse> {
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    Body(body): Body<NewUser>,
+) -> ApiResult<HttpResponse> {
     let mut conn = db::conn(&state.pool).await?;
     let user = user::create(&mut conn, &caller.ctx(), body).await?;
     Ok(etag::respond(&req, StatusCode::CREATED, &user))
@@ -64,7 +75,12 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, req: HttpRequest
     security(("bearer_auth" = []))
 )]
 #[get("/users/{id}")]
-pub async fn get(state: web::Data<AppState>, caller: Caller, req: HttpRequest, id: web::Path<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
     let mut conn = db::conn(&state.pool).await?;
     let user = user::get(&mut conn, &caller.ctx(), *id).await?;
     Ok(etag::respond(&req, StatusCode::OK, &user))
@@ -87,7 +103,13 @@ pub async fn get(state: web::Data<AppState>, caller: Caller, req: HttpRequest, i
     security(("bearer_auth" = []))
 )]
 #[patch("/users/{id}")]
-pub async fn update(state: web::Data<AppState>, caller: Caller, req: HttpRequest, id: web::Path<Uuid>, Body(body): Body<UserPatch>) -> ApiResult<HttpResponse> {
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    Body(body): Body<UserPatch>,
+) -> ApiResult<HttpResponse> {
     let mut conn = db::conn(&state.pool).await?;
     let user = user::update(&mut conn, &caller.ctx(), *id, body).await?;
     Ok(etag::respond(&req, StatusCode::OK, &user))
