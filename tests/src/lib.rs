@@ -1,1 +1,487 @@
+//! End-to-end harness: the real API on a free port, against real PostgreSQL and Redis.
+//!
+//! Every [`TestApp`] gets its own database, cloned from a template migrated once per
+//! migration set, and its own Redis key prefix; dropping it removes both. Tests thus run
+//! in parallel (nextest runs each in its own process) and leave nothing behind.
 
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix_web::dev::ServerHandle;
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, TimeZone, Utc};
+use recoup_api::Application;
+use recoup_api::config::Config;
+use recoup_core::clock::FixedClock;
+use recoup_core::user::{NewUser, Role};
+use recoup_core::{Context, db, user};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+pub const SERVER: &str = "postgres://postgres:postgres@127.0.0.1:5432";
+const TEMPLATE_LOCK: i64 = 0x5245_434f_5550_0002;
+
+/// The instant tests start at unless they move the clock.
+pub fn start_instant() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 14, 30, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+fn migrations_fingerprint() -> Result<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let mut entries: Vec<_> = walk(&dir)?;
+    entries.sort();
+    let mut hasher = Sha256::new();
+    for path in entries {
+        hasher.update(path.to_string_lossy().as_bytes());
+        hasher.update(std::fs::read(&path)?);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+fn walk(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            out.extend(walk(&path)?);
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
+async fn admin_client() -> Result<tokio_postgres::Client> {
+    let (client, connection) =
+        tokio_postgres::connect(&format!("{SERVER}/postgres"), tokio_postgres::NoTls)
+            .await
+            .context(
+                "connecting to PostgreSQL at 127.0.0.1:5432 (run scripts/test, which starts it)",
+            )?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// Makes sure the migrated template for the current migrations exists, and clears away
+/// templates of older migration sets and databases of test runs that died.
+async fn template(admin: &tokio_postgres::Client) -> Result<String> {
+    let name = format!("recoup_tmpl_{}", migrations_fingerprint()?);
+    admin
+        .execute("SELECT pg_advisory_lock($1)", &[&TEMPLATE_LOCK])
+        .await?;
+    let result = async {
+        let exists = !admin
+            .query("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .await?
+            .is_empty();
+        if !exists {
+            let stale = admin
+                .query(
+                    "SELECT datname FROM pg_database WHERE datname LIKE 'recoup_tmpl_%'",
+                    &[],
+                )
+                .await?;
+            for row in stale {
+                let old: String = row.get(0);
+                admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{old}\" WITH (FORCE)"))
+                    .await?;
+            }
+            let building = format!("{name}_building");
+            admin
+                .batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+                ))
+                .await?;
+            admin
+                .batch_execute(&format!("CREATE DATABASE \"{building}\""))
+                .await?;
+            db::migrate(&format!("{SERVER}/{building}")).await?;
+            admin
+                .batch_execute(&format!(
+                    "ALTER DATABASE \"{building}\" RENAME TO \"{name}\""
+                ))
+                .await?;
+        }
+        // Databases of runs killed before their cleanup: older than two hours.
+        let cutoff = now_secs().saturating_sub(2 * 3600);
+        let leftovers = admin
+            .query(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'recoup_test_%'",
+                &[],
+            )
+            .await?;
+        for row in leftovers {
+            let db: String = row.get(0);
+            let created = db
+                .split('_')
+                .nth(2)
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(u64::MAX);
+            if created < cutoff {
+                admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+                    .await?;
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    admin
+        .execute("SELECT pg_advisory_unlock($1)", &[&TEMPLATE_LOCK])
+        .await?;
+    result?;
+    Ok(name)
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A fresh, migrated database of its own.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Result<Self> {
+        let admin = admin_client().await?;
+        let template = template(&admin).await?;
+        let name = format!("recoup_test_{}_{}", now_secs(), Uuid::new_v4().simple());
+        admin
+            .batch_execute(&format!(
+                "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+            ))
+            .await?;
+        Ok(Self {
+            url: format!("{SERVER}/{name}"),
+            name,
+        })
+    }
+
+    /// A plain connection for assertions on what was (or was not) written.
+    pub async fn client(&self) -> Result<tokio_postgres::Client> {
+        let (client, connection) =
+            tokio_postgres::connect(&self.url, tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        Ok(client)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside async; a thread with its own runtime does the cleanup.
+        let done = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(admin) = admin_client().await {
+                    let _ = admin
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .await;
+                }
+            });
+        });
+        let _ = done.join();
+    }
+}
+
+/// A user created for a test, with a logged-in access token.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: Uuid,
+    pub email: String,
+    pub password: String,
+    pub role: Role,
+    pub token: String,
+    pub refresh_token: String,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub clock: FixedClock,
+    pub db: TestDatabase,
+    pub redis_prefix: String,
+    pub config: Config,
+    pool: db::PgPool,
+    handle: ServerHandle,
+    admin: tokio::sync::OnceCell<TestUser>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Result<Self> {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Result<Self> {
+        let db = TestDatabase::create().await?;
+        let redis_prefix = format!("recoup-test:{}", Uuid::new_v4().simple());
+        let mut config = Config::local(&db.url, &redis_prefix);
+        configure(&mut config);
+        let clock = FixedClock::at(start_instant());
+        let app = Application::build(config.clone(), Arc::new(clock.clone())).await?;
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        tokio::spawn(app.run());
+        let pool = db::pool(&db.url, 2)?;
+        Ok(Self {
+            base,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            clock,
+            db,
+            redis_prefix,
+            config,
+            pool,
+            handle,
+            admin: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A request with no credentials.
+    pub fn anon(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, self.url(path))
+    }
+
+    /// A request as the given user.
+    pub fn as_user(&self, user: &TestUser, method: Method, path: &str) -> RequestBuilder {
+        self.anon(method, path).bearer_auth(&user.token)
+    }
+
+    /// Creates a user directly in the database and logs them in through the API.
+    pub async fn user(&self, role: Role) -> Result<TestUser> {
+        let email = format!(
+            "{}-{}@recoup.test",
+            role.as_str().replace('_', "-"),
+            &Uuid::new_v4().simple().to_string()[..8]
+        );
+        let password = format!("pw-{}-{}", role.as_str(), Uuid::new_v4().simple());
+        let mut conn = db::conn(&self.pool).await?;
+        let ctx = Context::system(self.clock_now());
+        let created = user::create(
+            &mut conn,
+            &ctx,
+            NewUser {
+                email: email.clone(),
+                name: format!("Test {role}"),
+                role,
+                password: password.clone(),
+            },
+        )
+        .await?;
+        let tokens = self.login(&email, &password).await?;
+        Ok(TestUser {
+            id: created.id,
+            email,
+            password,
+            role,
+            token: tokens["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            refresh_token: tokens["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        })
+    }
+
+    /// One admin per app, created on first use.
+    pub async fn admin(&self) -> Result<&TestUser> {
+        self.admin.get_or_try_init(|| self.user(Role::Admin)).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Result<Value> {
+        let res = self
+            .anon(Method::POST, "/v1/auth/login")
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            res.status() == StatusCode::OK,
+            "login failed: {}",
+            res.status()
+        );
+        Ok(res.json().await?)
+    }
+
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        use recoup_core::Clock;
+        self.clock.now()
+    }
+
+    /// Creates a customer as admin and returns its JSON.
+    pub async fn customer(&self, body: Value) -> Result<Value> {
+        let admin = self.admin().await?;
+        let res = self
+            .as_user(admin, Method::POST, "/v1/customers")
+            .json(&body)
+            .send()
+            .await?;
+        let status = res.status();
+        let json: Value = res.json().await?;
+        anyhow::ensure!(
+            status == StatusCode::CREATED,
+            "creating customer: {status} {json}"
+        );
+        Ok(json)
+    }
+
+    /// Assigns a customer's collector and sales rep as admin.
+    pub async fn assign(
+        &self,
+        customer: &Value,
+        collector: Option<Uuid>,
+        sales_rep: Option<Uuid>,
+    ) -> Result<Value> {
+        let admin = self.admin().await?;
+        let id = customer["id"].as_str().unwrap_or_default();
+        let res = self
+            .as_user(
+                admin,
+                Method::PUT,
+                &format!("/v1/customers/{id}/assignment"),
+            )
+            .json(
+                &serde_json::json!({"assigned_collector_id": collector, "sales_rep_id": sales_rep}),
+            )
+            .send()
+            .await?;
+        anyhow::ensure!(
+            res.status() == StatusCode::OK,
+            "assign failed: {}",
+            res.status()
+        );
+        Ok(res.json().await?)
+    }
+
+    /// Number of rows a SQL query returns (for "nothing was written" checks).
+    pub async fn count(&self, sql: &str) -> Result<i64> {
+        let client = self.db.client().await?;
+        Ok(client
+            .query_one(&format!("SELECT count(*) FROM ({sql}) q"), &[])
+            .await?
+            .get(0))
+    }
+
+    /// Audit events recorded with this action.
+    pub async fn audit_count(&self, action: &str) -> Result<i64> {
+        let client = self.db.client().await?;
+        Ok(client
+            .query_one(
+                "SELECT count(*) FROM audit_events WHERE action = $1",
+                &[&action],
+            )
+            .await?
+            .get(0))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        let prefix = self.redis_prefix.clone();
+        let redis_url = self.config.redis_url.clone();
+        let done = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                handle.stop(false).await;
+                if let Ok(client) = redis::Client::open(redis_url.as_str()) {
+                    if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                        let keys: Vec<String> = redis::cmd("KEYS")
+                            .arg(format!("{prefix}:*"))
+                            .query_async(&mut conn)
+                            .await
+                            .unwrap_or_default();
+                        if !keys.is_empty() {
+                            let _: Result<(), _> =
+                                redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+                        }
+                    }
+                }
+            });
+        });
+        let _ = done.join();
+    }
+}
+
+/// A response's status and JSON body (Null when it has none).
+pub async fn read(res: Response) -> Result<(StatusCode, Value)> {
+    let status = res.status();
+    let text = res.text().await?;
+    let json = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).with_context(|| format!("not JSON: {text}"))?
+    };
+    Ok((status, json))
+}
+
+/// Asserts a problem response: status, content type, stable code, no internals.
+pub async fn expect_problem(res: Response, status: StatusCode, code: &str) -> Result<Value> {
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let (got, body) = read(res).await?;
+    anyhow::ensure!(got == status, "expected {status} {code}, got {got}: {body}");
+    anyhow::ensure!(
+        content_type == "application/problem+json",
+        "content type {content_type}"
+    );
+    anyhow::ensure!(body["code"] == code, "expected code {code}: {body}");
+    anyhow::ensure!(body["status"] == status.as_u16(), "status member: {body}");
+    anyhow::ensure!(
+        body["type"].as_str().is_some() && body["title"].as_str().is_some(),
+        "type/title: {body}"
+    );
+    Ok(body)
+}
+
+pub fn id_of(value: &Value) -> Uuid {
+    value["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_default()
+}
+
+pub const ROLES: [Role; 7] = [
+    Role::Admin,
+    Role::Manager,
+    Role::Collector,
+    Role::FieldCollector,
+    Role::Accountant,
+    Role::Sales,
+    Role::Auditor,
+];
