@@ -85,13 +85,14 @@ impl Config {
             None => "postgres://postgres:postgres@127.0.0.1:5432/recoup".to_owned(),
         };
         let admin_password = var("RECOUP_ADMIN_PASSWORD");
-        if let Some(p) = &admin_password {
-            if let Err(reason) = recoup_core::password::check_strength(p) {
-                return Err(ConfigError::Invalid {
-                    name: "RECOUP_ADMIN_PASSWORD",
-                    reason: reason.into(),
-                });
-            }
+        if let Some(Err(reason)) = admin_password
+            .as_deref()
+            .map(recoup_core::password::check_strength)
+        {
+            return Err(ConfigError::Invalid {
+                name: "RECOUP_ADMIN_PASSWORD",
+                reason: reason.into(),
+            });
         }
         let cpus = std::thread::available_parallelism()
             .map(usize::from)

@@ -116,7 +116,6 @@ pub async fn observe(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::body::MessageBody as _;
     use actix_web::{App, HttpResponse, middleware::from_fn, test, web};
 
     async fn boom() -> HttpResponse {

@@ -214,10 +214,11 @@ pub async fn create(
         .map(str::trim)
         .filter(|e| !e.is_empty())
         .map(str::to_owned);
-    if let Some(e) = &email {
-        if e.len() > 254 || !email_address::EmailAddress::is_valid(e) {
-            p.add("email", "invalid_email", "not a valid e-mail address");
-        }
+    if email
+        .as_ref()
+        .is_some_and(|e| e.len() > 254 || !email_address::EmailAddress::is_valid(e))
+    {
+        p.add("email", "invalid_email", "not a valid e-mail address");
     }
     let phone = input
         .phone

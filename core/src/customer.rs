@@ -221,9 +221,13 @@ pub struct CustomerPatch {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Assignment {
-    /// A user with role `collector` or `field_collector`.
+    /// A user with role `collector` or `field_collector`; required, may be `null`.
+    #[serde(deserialize_with = "crate::patch::present")]
+    #[schema(required)]
     pub assigned_collector_id: Option<Uuid>,
-    /// A user with role `sales`.
+    /// A user with role `sales`; required, may be `null`.
+    #[serde(deserialize_with = "crate::patch::present")]
+    #[schema(required)]
     pub sales_rep_id: Option<Uuid>,
 }
 

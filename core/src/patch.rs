@@ -9,3 +9,11 @@ pub fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
 ) -> Result<Option<Option<T>>, D::Error> {
     Ok(Some(Option::<T>::deserialize(d)?))
 }
+
+/// Use with `#[serde(deserialize_with = "crate::patch::present")]` (and no `default`) on
+/// an `Option<T>` field that must be sent, possibly as `null` (a PUT replacing a value).
+pub fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    Option::<T>::deserialize(d)
+}

@@ -310,6 +310,22 @@ impl TestApp {
         })
     }
 
+    /// The user logged in again (after the clock moved past their access token).
+    pub async fn relogin(&self, user: &TestUser) -> Result<TestUser> {
+        let tokens = self.login(&user.email, &user.password).await?;
+        Ok(TestUser {
+            token: tokens["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            refresh_token: tokens["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            ..user.clone()
+        })
+    }
+
     /// One admin per app, created on first use.
     pub async fn admin(&self) -> Result<&TestUser> {
         self.admin.get_or_try_init(|| self.user(Role::Admin)).await
@@ -415,18 +431,19 @@ impl Drop for TestApp {
             };
             rt.block_on(async move {
                 handle.stop(false).await;
-                if let Ok(client) = redis::Client::open(redis_url.as_str()) {
-                    if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
-                        let keys: Vec<String> = redis::cmd("KEYS")
-                            .arg(format!("{prefix}:*"))
-                            .query_async(&mut conn)
-                            .await
-                            .unwrap_or_default();
-                        if !keys.is_empty() {
-                            let _: Result<(), _> =
-                                redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
-                        }
-                    }
+                let Ok(client) = redis::Client::open(redis_url.as_str()) else {
+                    return;
+                };
+                let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+                    return;
+                };
+                let keys: Vec<String> = redis::cmd("KEYS")
+                    .arg(format!("{prefix}:*"))
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap_or_default();
+                if !keys.is_empty() {
+                    let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
                 }
             });
         });

@@ -15,6 +15,7 @@ list_of!(ApiKeyList, ApiKey);
 
 /// List API keys (never the keys themselves).
 #[utoipa::path(
+    operation_id = "list_api_keys",
     tag = "api-keys",
     params(ApiKeyFilter),
     responses(
@@ -41,6 +42,7 @@ pub async fn list(
 ///
 /// Integrations send it as `X-Api-Key`.
 #[utoipa::path(
+    operation_id = "create_api_key",
     tag = "api-keys",
     request_body = NewApiKey,
     responses(
@@ -63,6 +65,7 @@ pub async fn create(
 
 /// Revoke an API key; it stops working at once. Revoking twice is harmless.
 #[utoipa::path(
+    operation_id = "revoke_api_key",
     tag = "api-keys",
     params(("id" = Uuid, Path, description = "API key id")),
     responses(

@@ -13,6 +13,7 @@ list_of!(AuditEventList, AuditEvent);
 
 /// List audit events, oldest first (admin, manager, auditor).
 #[utoipa::path(
+    operation_id = "list_audit_events",
     tag = "audit",
     params(AuditFilter),
     responses(

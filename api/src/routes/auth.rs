@@ -81,6 +81,7 @@ fn tokens(
 /// Unknown e-mail, wrong password and inactive account all answer the same 401.
 /// Failed attempts are limited per account and per client address (429 with `Retry-After`).
 #[utoipa::path(
+    operation_id = "login",
     tag = "auth",
     request_body = LoginRequest,
     responses(
@@ -128,6 +129,7 @@ pub async fn login(
 /// The presented token is spent. Presenting a spent token again revokes every token of
 /// that login (it has leaked), and the user must log in again.
 #[utoipa::path(
+    operation_id = "refresh_tokens",
     tag = "auth",
     request_body = RefreshRequest,
     responses(
@@ -154,6 +156,7 @@ pub async fn refresh(
 /// Revokes the token and every token of the same login. Idempotent: an unknown or
 /// already revoked token also answers 204.
 #[utoipa::path(
+    operation_id = "logout",
     tag = "auth",
     request_body = RefreshRequest,
     responses((status = 204, description = "Logged out")),
@@ -172,6 +175,7 @@ pub async fn logout(
 
 /// The caller: the logged-in user.
 #[utoipa::path(
+    operation_id = "get_me",
     tag = "auth",
     responses(
         (status = 200, description = "The current user", body = user::User),

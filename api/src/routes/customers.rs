@@ -31,6 +31,7 @@ pub struct HoldList {
 
 /// List customers the caller may see.
 #[utoipa::path(
+    operation_id = "list_customers",
     tag = "customers",
     params(CustomerFilter),
     responses(
@@ -55,6 +56,7 @@ pub async fn list(
 
 /// Create a customer (admin, manager, accountant; API keys with `customers:write`).
 #[utoipa::path(
+    operation_id = "create_customer",
     tag = "customers",
     request_body = NewCustomer,
     responses(
@@ -79,6 +81,7 @@ pub async fn create(
 
 /// Get a customer.
 #[utoipa::path(
+    operation_id = "get_customer",
     tag = "customers",
     params(("id" = Uuid, Path, description = "Customer id")),
     responses(
@@ -104,6 +107,7 @@ pub async fn get(
 ///
 /// Changing `credit_limit` needs a manager or admin.
 #[utoipa::path(
+    operation_id = "update_customer",
     tag = "customers",
     params(
         ("id" = Uuid, Path, description = "Customer id"),
@@ -140,6 +144,7 @@ pub async fn update(
 
 /// Assign the collector and sales rep (manager, admin). Both are replaced; `null` unassigns.
 #[utoipa::path(
+    operation_id = "assign_customer",
     tag = "customers",
     params(("id" = Uuid, Path, description = "Customer id")),
     request_body = Assignment,
@@ -166,6 +171,7 @@ pub async fn assign(
 
 /// The holds of a customer (active and past), newest first.
 #[utoipa::path(
+    operation_id = "list_customer_holds",
     tag = "customers",
     params(("id" = Uuid, Path, description = "Customer id")),
     responses(
@@ -189,6 +195,7 @@ pub async fn list_holds(
 /// Place a collection hold (no collection work, optionally until a date) or a credit
 /// hold (no orders ship) on a customer (collector on own accounts, manager, admin).
 #[utoipa::path(
+    operation_id = "place_customer_hold",
     tag = "customers",
     params(("id" = Uuid, Path, description = "Customer id")),
     request_body = NewHold,
@@ -214,6 +221,7 @@ pub async fn place_hold(
 
 /// Release a hold.
 #[utoipa::path(
+    operation_id = "release_customer_hold",
     tag = "customers",
     params(
         ("id" = Uuid, Path, description = "Customer id"),
@@ -242,6 +250,7 @@ pub async fn release_hold(
 
 /// The contacts of a customer, in the order they were added.
 #[utoipa::path(
+    operation_id = "list_customer_contacts",
     tag = "customers",
     params(("id" = Uuid, Path, description = "Customer id"), ContactFilter),
     responses(
@@ -267,6 +276,7 @@ pub async fn list_contacts(
 
 /// Add a contact to a customer.
 #[utoipa::path(
+    operation_id = "create_customer_contact",
     tag = "customers",
     params(("id" = Uuid, Path, description = "Customer id")),
     request_body = NewContact,

@@ -16,7 +16,7 @@ pub struct Health {
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(tag = "system", responses((status = 200, description = "Alive", body = Health)))]
+#[utoipa::path(tag = "system", operation_id = "healthz", responses((status = 200, description = "Alive", body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health {
@@ -27,6 +27,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// Readiness: PostgreSQL and Redis both answer.
 #[utoipa::path(
+    operation_id = "readyz",
     tag = "system",
     responses(
         (status = 200, description = "Ready", body = Health),
@@ -74,6 +75,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 /// Prometheus metrics (text exposition format).
 #[utoipa::path(
+    operation_id = "metrics",
     tag = "system",
     responses((status = 200, description = "Metrics", content_type = "text/plain; version=0.0.4", body = String))
 )]

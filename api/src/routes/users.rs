@@ -17,6 +17,7 @@ list_of!(UserList, User);
 
 /// List users, ordered by e-mail.
 #[utoipa::path(
+    operation_id = "list_users",
     tag = "users",
     params(UserFilter),
     responses(
@@ -40,6 +41,7 @@ pub async fn list(
 
 /// Create a user (admin).
 #[utoipa::path(
+    operation_id = "create_user",
     tag = "users",
     request_body = NewUser,
     responses(
@@ -64,6 +66,7 @@ pub async fn create(
 
 /// Get a user.
 #[utoipa::path(
+    operation_id = "get_user",
     tag = "users",
     params(("id" = Uuid, Path, description = "User id")),
     responses(
@@ -90,6 +93,7 @@ pub async fn get(
 ///
 /// A role change, deactivation or new password ends the user's sessions.
 #[utoipa::path(
+    operation_id = "update_user",
     tag = "users",
     params(("id" = Uuid, Path, description = "User id")),
     request_body = UserPatch,
