@@ -28,6 +28,8 @@ pub struct Config {
     pub login_max_failures_per_account: u32,
     pub login_max_failures_per_ip: u32,
     pub login_failure_window: Duration,
+    /// Write-offs up to this amount post at once; larger ones wait for a manager.
+    pub write_off_approval_threshold: rust_decimal::Decimal,
 }
 
 pub const DEV_JWT_SECRET: &str = "recoup-development-secret-do-not-use-in-production";
@@ -120,6 +122,10 @@ impl Config {
                 "RECOUP_LOGIN_FAILURE_WINDOW_SECS",
                 900,
             )?),
+            write_off_approval_threshold: number(
+                "RECOUP_WRITE_OFF_APPROVAL_THRESHOLD",
+                rust_decimal::Decimal::new(50_000, 2),
+            )?,
         })
     }
 
@@ -141,6 +147,7 @@ impl Config {
             login_max_failures_per_account: 5,
             login_max_failures_per_ip: 50,
             login_failure_window: Duration::from_secs(900),
+            write_off_approval_threshold: rust_decimal::Decimal::new(50_000, 2),
         }
     }
 }

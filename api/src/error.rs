@@ -130,6 +130,9 @@ impl From<Error> for ApiError {
             .with_errors(errors),
             Error::Forbidden { code, detail } => ApiError::new(S::FORBIDDEN, code, detail),
             Error::Conflict { code, detail } => ApiError::new(S::CONFLICT, code, detail),
+            Error::Unprocessable { code, detail } => {
+                ApiError::new(S::UNPROCESSABLE_ENTITY, code, detail)
+            }
             Error::PreconditionFailed => ApiError::new(
                 S::PRECONDITION_FAILED,
                 "precondition_failed",

@@ -4,8 +4,10 @@
 pub mod auth;
 pub mod body;
 pub mod config;
+pub mod csv;
 pub mod error;
 pub mod etag;
+pub mod idempotency;
 pub mod observe;
 pub mod openapi;
 pub mod routes;

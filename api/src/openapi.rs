@@ -28,6 +28,13 @@ Single resources carry an `ETag`; `If-None-Match` answers 304 and updates requir
         (name = "users", description = "People who use Recoup and their roles"),
         (name = "api-keys", description = "Keys for integrations"),
         (name = "customers", description = "Accounts, contacts, assignment and holds"),
+        (name = "invoices", description = "Invoices and their ledger"),
+        (name = "payments", description = "Cash: payments, applications, returns (NSF), refunds"),
+        (name = "credits", description = "Credit memos and adjustments"),
+        (name = "deductions", description = "Short pays with a reason, and their resolution"),
+        (name = "write-offs", description = "Write-offs, approvals and recoveries"),
+        (name = "reconciliation", description = "GL control balances and the subledger reconciliation"),
+        (name = "integration", description = "Upserts by external id for ERP sync"),
         (name = "audit", description = "The append-only record of every change"),
         (name = "system", description = "Health, readiness, metrics"),
     )

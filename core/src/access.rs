@@ -25,6 +25,18 @@ text_enum! {
         UsersManage = "users:manage",
         ApiKeysManage = "api_keys:manage",
         AuditRead = "audit:read",
+        InvoicesRead = "invoices:read",
+        InvoicesWrite = "invoices:write",
+        PaymentsRead = "payments:read",
+        PaymentsWrite = "payments:write",
+        /// Credit memos and adjustments.
+        CreditsPost = "credits:post",
+        WriteOffsRequest = "write_offs:request",
+        WriteOffsApprove = "write_offs:approve",
+        DeductionsResolve = "deductions:resolve",
+        GlBalancesRead = "gl_balances:read",
+        GlBalancesWrite = "gl_balances:write",
+        ReportsRead = "reports:read",
     }
 }
 
@@ -36,6 +48,16 @@ text_enum! {
         CustomersRead = "customers:read",
         /// Create and update customers and their contacts.
         CustomersWrite = "customers:write",
+        /// Read invoices and their ledger.
+        InvoicesRead = "invoices:read",
+        /// Create, upsert and void invoices.
+        InvoicesWrite = "invoices:write",
+        /// Read payments.
+        PaymentsRead = "payments:read",
+        /// Post, upsert and apply payments.
+        PaymentsWrite = "payments:write",
+        /// Post the general ledger's AR control balances for reconciliation.
+        GlBalancesWrite = "gl_balances:write",
     }
 }
 
@@ -47,9 +69,17 @@ impl Scope {
             Scope::CustomersWrite => {
                 matches!(
                     permission,
-                    P::CustomersCreate | P::CustomersUpdate | P::ContactsWrite
+                    P::CustomersCreate
+                        | P::CustomersUpdate
+                        | P::ContactsWrite
+                        | P::CustomersCreditLimit
                 )
             }
+            Scope::InvoicesRead => matches!(permission, P::InvoicesRead),
+            Scope::InvoicesWrite => matches!(permission, P::InvoicesWrite),
+            Scope::PaymentsRead => matches!(permission, P::PaymentsRead),
+            Scope::PaymentsWrite => matches!(permission, P::PaymentsWrite),
+            Scope::GlBalancesWrite => matches!(permission, P::GlBalancesWrite),
         }
     }
 }
@@ -60,20 +90,68 @@ impl Role {
         use Permission as P;
         match self {
             Role::Admin => true,
-            Role::Manager => !matches!(permission, P::UsersManage | P::ApiKeysManage),
+            // Managers approve and oversee; posting money is the accountants' job.
+            Role::Manager => !matches!(
+                permission,
+                P::UsersManage
+                    | P::ApiKeysManage
+                    | P::InvoicesWrite
+                    | P::PaymentsWrite
+                    | P::CreditsPost
+                    | P::GlBalancesWrite
+            ),
             Role::Collector => matches!(
                 permission,
-                P::CustomersRead | P::CustomersUpdate | P::CustomersHold | P::ContactsWrite
+                P::CustomersRead
+                    | P::CustomersUpdate
+                    | P::CustomersHold
+                    | P::ContactsWrite
+                    | P::InvoicesRead
+                    | P::PaymentsRead
+                    | P::WriteOffsRequest
             ),
-            Role::FieldCollector => matches!(permission, P::CustomersRead | P::ContactsWrite),
-            Role::Accountant => {
-                matches!(
-                    permission,
-                    P::CustomersRead | P::CustomersCreate | P::CustomersUpdate
-                )
-            }
-            Role::Sales => matches!(permission, P::CustomersRead),
-            Role::Auditor => matches!(permission, P::CustomersRead | P::AuditRead | P::UsersRead),
+            Role::FieldCollector => matches!(
+                permission,
+                P::CustomersRead | P::ContactsWrite | P::InvoicesRead | P::PaymentsRead
+            ),
+            Role::Accountant => matches!(
+                permission,
+                P::CustomersRead
+                    | P::CustomersCreate
+                    | P::CustomersUpdate
+                    | P::InvoicesRead
+                    | P::InvoicesWrite
+                    | P::PaymentsRead
+                    | P::PaymentsWrite
+                    | P::CreditsPost
+                    | P::WriteOffsRequest
+                    | P::DeductionsResolve
+                    | P::GlBalancesRead
+                    | P::GlBalancesWrite
+                    | P::ReportsRead
+            ),
+            Role::Sales => matches!(
+                permission,
+                P::CustomersRead | P::InvoicesRead | P::PaymentsRead
+            ),
+            Role::Auditor => !matches!(
+                permission,
+                P::CustomersCreate
+                    | P::CustomersUpdate
+                    | P::CustomersAssign
+                    | P::CustomersHold
+                    | P::CustomersCreditLimit
+                    | P::ContactsWrite
+                    | P::UsersManage
+                    | P::ApiKeysManage
+                    | P::InvoicesWrite
+                    | P::PaymentsWrite
+                    | P::CreditsPost
+                    | P::WriteOffsRequest
+                    | P::WriteOffsApprove
+                    | P::DeductionsResolve
+                    | P::GlBalancesWrite
+            ),
         }
     }
 }
@@ -225,6 +303,36 @@ mod tests {
                 writers.contains(role),
                 "{role}"
             );
+        }
+    }
+
+    #[test]
+    fn only_accountants_and_admins_post_money_and_auditors_write_nothing() {
+        let money = [
+            Permission::PaymentsWrite,
+            Permission::InvoicesWrite,
+            Permission::CreditsPost,
+        ];
+        for role in Role::ALL {
+            for p in money {
+                assert_eq!(
+                    role.allows(p),
+                    matches!(role, Role::Admin | Role::Accountant),
+                    "{role} {p}"
+                );
+            }
+            assert_eq!(
+                role.allows(Permission::WriteOffsApprove),
+                matches!(role, Role::Admin | Role::Manager),
+                "{role}"
+            );
+        }
+        let writes = Permission::ALL.iter().filter(|p| {
+            let name = p.as_str();
+            !(name.ends_with(":read"))
+        });
+        for p in writes {
+            assert!(!Role::Auditor.allows(*p), "auditor may {p}");
         }
     }
 

@@ -78,11 +78,14 @@ pub struct Customer {
     pub credit_hold: bool,
     /// The active collection hold, if any.
     pub collection_hold: Option<CollectionHold>,
+    /// Payments of this customer returned unpaid (NSF, ACH returns).
+    pub returned_payments: i32,
+    pub last_payment_returned_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = customers)]
 pub(crate) struct Row {
     pub id: Uuid,
@@ -107,6 +110,8 @@ pub(crate) struct Row {
     pub collection_hold_placed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub returned_payments: i32,
+    pub last_payment_returned_at: Option<DateTime<Utc>>,
 }
 
 impl Row {
@@ -146,6 +151,8 @@ impl Row {
             deceased: self.deceased,
             credit_hold: self.credit_hold,
             collection_hold,
+            returned_payments: self.returned_payments,
+            last_payment_returned_at: self.last_payment_returned_at,
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -387,6 +394,8 @@ pub async fn create(
         collection_hold_placed_at: None,
         created_at: ctx.now,
         updated_at: ctx.now,
+        returned_payments: 0,
+        last_payment_returned_at: None,
     };
     let customer = row.clone().at(ctx.now);
     conn.transaction(async |conn| {
@@ -488,6 +497,7 @@ pub async fn update(
             return Err(Error::PreconditionFailed);
         }
         let mut p = Problems::new();
+        let before_row_copy = before_row.clone();
         let mut row = before_row;
         if let Some(name) = &patch.name {
             row.name = p.check(check_name(name)).unwrap_or_default();
@@ -536,6 +546,23 @@ pub async fn update(
             }
         }
         p.into_result()?;
+        if row == before_row_copy {
+            // Nothing changes: no write, no audit event (ERP upserts repeat themselves).
+            return Ok(before);
+        }
+        if row.currency != before_row_copy.currency {
+            let invoiced: i64 = crate::schema::invoices::table
+                .filter(crate::schema::invoices::customer_id.eq(id))
+                .count()
+                .get_result(conn)
+                .await?;
+            if invoiced > 0 {
+                return Err(Error::conflict(
+                    "currency_locked",
+                    "the customer has invoices in its currency",
+                ));
+            }
+        }
         row.updated_at = ctx.now;
         diesel::update(customers::table.find(id))
             .set((
@@ -571,6 +598,67 @@ pub async fn update(
     })
     .await
     .map_err(map_unique)
+}
+
+/// `PUT /v1/customers/external/{external_id}`: creates the customer or brings it up to
+/// date with the ERP. Returns the customer and whether it was created.
+pub async fn upsert_external(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    external_id: &str,
+    mut input: NewCustomer,
+) -> Result<(Customer, bool)> {
+    if input
+        .external_id
+        .as_deref()
+        .is_some_and(|e| e != external_id)
+    {
+        return Err(Error::validation(
+            "external_id",
+            "external_id_mismatch",
+            "differs from the path",
+        ));
+    }
+    input.external_id = Some(external_id.to_owned());
+    let existing: Option<Uuid> = customers::table
+        .filter(customers::external_id.eq(external_id))
+        .select(customers::id)
+        .first(conn)
+        .await
+        .optional()?;
+    let Some(id) = existing else {
+        return Ok((create(conn, ctx, input).await?, true));
+    };
+    let current = get(conn, ctx, id).await?;
+    let patch = CustomerPatch {
+        external_id: None,
+        name: Some(input.name),
+        kind: Some(input.kind),
+        currency: Some(input.currency),
+        timezone: input.timezone,
+        payment_terms_days: input.payment_terms_days,
+        credit_limit: (input.credit_limit != current.credit_limit).then_some(input.credit_limit),
+        risk_rating: Some(input.risk_rating),
+        do_not_contact: Some(input.do_not_contact),
+        cease_communication: Some(input.cease_communication),
+        attorney_represented: Some(input.attorney_represented),
+        bankrupt: Some(input.bankrupt),
+        deceased: Some(input.deceased),
+    };
+    let mut updated = update(conn, ctx, id, patch, |_| true).await?;
+    let reassign = (input.assigned_collector_id.is_some()
+        && input.assigned_collector_id != updated.assigned_collector_id)
+        || (input.sales_rep_id.is_some() && input.sales_rep_id != updated.sales_rep_id);
+    if reassign {
+        let assignment = Assignment {
+            assigned_collector_id: input
+                .assigned_collector_id
+                .or(updated.assigned_collector_id),
+            sales_rep_id: input.sales_rep_id.or(updated.sales_rep_id),
+        };
+        updated = assign(conn, ctx, id, assignment).await?;
+    }
+    Ok((updated, false))
 }
 
 pub async fn assign(

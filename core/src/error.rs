@@ -45,6 +45,9 @@ pub enum Error {
     /// The request conflicts with the current state (a duplicate, a state that forbids it).
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// The request is well-formed but cannot be processed as sent (422 with a code).
+    #[error("{detail}")]
+    Unprocessable { code: &'static str, detail: String },
     /// The representation changed since the caller read it (If-Match did not match).
     #[error("the resource changed since it was read")]
     PreconditionFailed,

@@ -7,21 +7,33 @@
 mod text_enum;
 
 pub mod access;
+pub mod adjustment;
 pub mod api_key;
 pub mod audit;
 pub mod clock;
 pub mod contact;
+pub mod credit_memo;
 pub mod customer;
 pub mod db;
+pub mod deduction;
 pub mod error;
+pub mod gl_balance;
 pub mod hold;
+pub mod idempotency;
+pub mod invoice;
+pub mod journal;
+pub mod ledger;
 pub mod money;
 pub mod page;
 pub mod password;
 pub mod patch;
+pub mod payment;
 pub mod schema;
 pub mod session;
+pub mod statement;
+pub mod task;
 pub mod user;
+pub mod write_off;
 
 pub use access::{Actor, Context, Permission};
 pub use clock::Clock;

@@ -96,6 +96,10 @@ pub fn in_minor_units(amount: Decimal, currency_code: &str) -> Decimal {
     let places = Currency::parse(currency_code).map_or(2, Currency::minor_units);
     let mut shown = amount.round_dp(places);
     shown.rescale(places);
+    if shown.is_zero() {
+        // "-0.00" is no amount anyone wants to see.
+        shown.set_sign_positive(true);
+    }
     shown
 }
 
@@ -156,6 +160,7 @@ mod tests {
         );
         assert_eq!(in_minor_units(dec("1200.0000"), "JPY").to_string(), "1200");
         assert_eq!(in_minor_units(dec("1.2340"), "KWD").to_string(), "1.234");
+        assert_eq!(in_minor_units(-Decimal::ZERO, "USD").to_string(), "0.00");
     }
 
     proptest! {
@@ -207,6 +212,10 @@ pub mod decimal_string {
         Option::<String>::deserialize(d)?
             .map(|s| parse(&s))
             .transpose()
+    }
+
+    pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        parse(&String::deserialize(d)?)
     }
 
     /// For PATCH: absent → `None`, `null` → `Some(None)`, a string → `Some(Some(_))`.

@@ -65,6 +65,8 @@ diesel::table! {
         collection_hold_placed_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        returned_payments -> Int4,
+        last_payment_returned_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -114,6 +116,184 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    invoices (id) {
+        id -> Uuid,
+        number -> Text,
+        external_id -> Nullable<Text>,
+        customer_id -> Uuid,
+        kind -> Text,
+        issue_date -> Date,
+        due_date -> Date,
+        amount -> Numeric,
+        currency -> Bpchar,
+        po_number -> Nullable<Text>,
+        project -> Nullable<Text>,
+        status -> Text,
+        open_balance -> Numeric,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    payments (id) {
+        id -> Uuid,
+        external_id -> Nullable<Text>,
+        customer_id -> Uuid,
+        received_on -> Date,
+        amount -> Numeric,
+        currency -> Bpchar,
+        method -> Text,
+        reference -> Nullable<Text>,
+        status -> Text,
+        unapplied -> Numeric,
+        refunded -> Numeric,
+        returned_at -> Nullable<Timestamptz>,
+        return_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    payment_applications (id) {
+        id -> Uuid,
+        payment_id -> Uuid,
+        invoice_id -> Uuid,
+        amount -> Numeric,
+        applied_at -> Timestamptz,
+        reversed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        id -> Uuid,
+        seq -> Int8,
+        customer_id -> Uuid,
+        invoice_id -> Nullable<Uuid>,
+        payment_id -> Nullable<Uuid>,
+        kind -> Text,
+        amount -> Numeric,
+        currency -> Bpchar,
+        effective_on -> Date,
+        posted_at -> Timestamptz,
+        document_id -> Nullable<Uuid>,
+        memo -> Nullable<Text>,
+        actor_kind -> Text,
+        actor_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    credit_memos (id) {
+        id -> Uuid,
+        invoice_id -> Uuid,
+        customer_id -> Uuid,
+        amount -> Numeric,
+        currency -> Bpchar,
+        reason -> Text,
+        deduction_id -> Nullable<Uuid>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    adjustments (id) {
+        id -> Uuid,
+        invoice_id -> Uuid,
+        customer_id -> Uuid,
+        amount -> Numeric,
+        currency -> Bpchar,
+        reason -> Text,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    deductions (id) {
+        id -> Uuid,
+        payment_id -> Uuid,
+        invoice_id -> Uuid,
+        customer_id -> Uuid,
+        amount -> Numeric,
+        currency -> Bpchar,
+        reason_code -> Text,
+        status -> Text,
+        follow_up -> Nullable<Text>,
+        note -> Nullable<Text>,
+        credit_memo_id -> Nullable<Uuid>,
+        resolved_by -> Nullable<Uuid>,
+        resolved_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    write_offs (id) {
+        id -> Uuid,
+        invoice_id -> Uuid,
+        customer_id -> Uuid,
+        amount -> Numeric,
+        currency -> Bpchar,
+        reason -> Text,
+        status -> Text,
+        requested_by -> Nullable<Uuid>,
+        approved_by -> Nullable<Uuid>,
+        posted_at -> Nullable<Timestamptz>,
+        recovered_amount -> Numeric,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    gl_balances (id) {
+        id -> Uuid,
+        as_of -> Date,
+        currency -> Bpchar,
+        amount -> Numeric,
+        source -> Text,
+        note -> Nullable<Text>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (scope, key) {
+        scope -> Text,
+        key -> Text,
+        request_hash -> Bytea,
+        response_status -> Int4,
+        response_body -> Jsonb,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tasks (id) {
+        id -> Uuid,
+        customer_id -> Uuid,
+        assignee_id -> Nullable<Uuid>,
+        kind -> Text,
+        title -> Text,
+        due_on -> Date,
+        status -> Text,
+        source_type -> Nullable<Text>,
+        source_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(invoices -> customers (customer_id));
+diesel::joinable!(payments -> customers (customer_id));
+diesel::joinable!(payment_applications -> payments (payment_id));
+diesel::joinable!(payment_applications -> invoices (invoice_id));
 diesel::joinable!(contacts -> customers (customer_id));
 diesel::joinable!(customer_holds -> customers (customer_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
@@ -126,4 +306,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     contacts,
     customer_holds,
     audit_events,
+    invoices,
+    payments,
+    payment_applications,
+    ledger_entries,
+    credit_memos,
+    adjustments,
+    deductions,
+    write_offs,
+    gl_balances,
+    idempotency_keys,
+    tasks,
 );

@@ -395,6 +395,86 @@ impl TestApp {
         Ok(res.json().await?)
     }
 
+    /// Issues an invoice as an accountant-capable admin.
+    pub async fn invoice(
+        &self,
+        customer: &Value,
+        number: &str,
+        amount: &str,
+        issue: &str,
+        due: &str,
+    ) -> Result<Value> {
+        let admin = self.admin().await?;
+        let res = self
+            .as_user(admin, Method::POST, "/v1/invoices")
+            .json(&serde_json::json!({
+                "number": number, "customer_id": customer["id"], "amount": amount,
+                "issue_date": issue, "due_date": due
+            }))
+            .send()
+            .await?;
+        let (status, body) = read(res).await?;
+        anyhow::ensure!(
+            status == StatusCode::CREATED,
+            "issuing invoice: {status} {body}"
+        );
+        Ok(body)
+    }
+
+    /// Posts a money request with a fresh idempotency key.
+    pub fn money(&self, user: &TestUser, path: &str, body: &Value) -> RequestBuilder {
+        self.as_user(user, Method::POST, path)
+            .header("idempotency-key", Uuid::new_v4().to_string())
+            .json(body)
+    }
+
+    /// Checks the ledger invariants of DESIGN.md on the whole database: every cached
+    /// open balance equals the sum of its entries and is ≥ 0, every payment's unapplied
+    /// cash equals minus its account entries, and the subledger total equals Σ open
+    /// balances − Σ unapplied cash per currency.
+    pub async fn check_ledger(&self) -> Result<()> {
+        let client = self.db.client().await?;
+        let bad: i64 = client
+            .query_one(
+                "SELECT count(*) FROM invoices i LEFT JOIN (SELECT invoice_id, sum(amount) s FROM ledger_entries GROUP BY invoice_id) e \
+                 ON e.invoice_id = i.id WHERE i.open_balance <> coalesce(e.s, 0) OR i.open_balance < 0",
+                &[],
+            )
+            .await?
+            .get(0);
+        anyhow::ensure!(
+            bad == 0,
+            "{bad} invoices whose balance is not the sum of their entries"
+        );
+        let bad: i64 = client
+            .query_one(
+                "SELECT count(*) FROM payments p LEFT JOIN (SELECT payment_id, sum(amount) s FROM ledger_entries WHERE invoice_id IS NULL GROUP BY payment_id) e \
+                 ON e.payment_id = p.id WHERE p.unapplied <> -coalesce(e.s, 0) OR p.unapplied < 0",
+                &[],
+            )
+            .await?
+            .get(0);
+        anyhow::ensure!(
+            bad == 0,
+            "{bad} payments whose unapplied cash is not minus their account entries"
+        );
+        let bad: i64 = client
+            .query_one(
+                "SELECT count(*) FROM (SELECT currency, sum(amount) s FROM ledger_entries GROUP BY currency) l \
+                 FULL JOIN (SELECT currency, sum(open_balance) o FROM invoices GROUP BY currency) i USING (currency) \
+                 FULL JOIN (SELECT currency, sum(unapplied) u FROM payments GROUP BY currency) p USING (currency) \
+                 WHERE coalesce(l.s, 0) <> coalesce(i.o, 0) - coalesce(p.u, 0)",
+                &[],
+            )
+            .await?
+            .get(0);
+        anyhow::ensure!(
+            bad == 0,
+            "subledger total differs from open balances minus unapplied cash"
+        );
+        Ok(())
+    }
+
     /// Number of rows a SQL query returns (for "nothing was written" checks).
     pub async fn count(&self, sql: &str) -> Result<i64> {
         let client = self.db.client().await?;

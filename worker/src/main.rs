@@ -38,7 +38,30 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     tracing::info!("recoup-worker ready; no job families are registered yet");
-    let _ = tokio::signal::ctrl_c().await;
+    wait_for_stop().await;
     tracing::info!("recoup-worker stopping");
     ExitCode::SUCCESS
+}
+
+/// SIGTERM (what `scripts/run stop` and service managers send) or Ctrl-C.
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -11,6 +11,7 @@ use recoup_core::customer::{
 };
 use recoup_core::db;
 use recoup_core::hold::{self, Hold, HoldChange, NewHold};
+use recoup_core::statement::{self, Statement};
 use uuid::Uuid;
 
 use super::list_of;
@@ -298,4 +299,130 @@ pub async fn create_contact(
     let mut conn = db::conn(&state.pool).await?;
     let created = contact::create(&mut conn, &caller.ctx(), *id, body).await?;
     Ok(HttpResponse::Created().json(created))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct StatementQuery {
+    /// The statement date; default today.
+    pub as_of: Option<chrono::NaiveDate>,
+}
+
+/// The customer's statement as of a date: open items, unapplied cash, balance.
+///
+/// Computed from ledger entries effective on or before `as_of`, so a past date shows
+/// what the ledger said then. `Accept: text/csv` answers CSV (one row per open item,
+/// then the totals).
+#[utoipa::path(
+    tag = "customers",
+    operation_id = "get_customer_statement",
+    params(("id" = Uuid, Path, description = "Customer id"), StatementQuery),
+    responses(
+        (status = 200, description = "The statement", body = Statement, content_type = "application/json"),
+        (status = 200, description = "The statement as CSV", body = String, content_type = "text/csv"),
+        (status = 400, description = "Bad `as_of`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such customer, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer_auth" = []), ("api_key" = []))
+)]
+#[get("/customers/{id}/statement")]
+pub async fn get_statement(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    query: web::Query<StatementQuery>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = db::conn(&state.pool).await?;
+    let as_of = query.as_of.unwrap_or_else(|| caller.now.date_naive());
+    let found = statement::as_of(&mut conn, &caller.ctx(), *id, as_of).await?;
+    if crate::csv::wanted(&req) {
+        return crate::csv::respond(
+            &format!("statement-{}-{as_of}.csv", found.customer_id),
+            |w| {
+                w.write_record([
+                    "invoice_number",
+                    "issue_date",
+                    "due_date",
+                    "amount",
+                    "open_balance",
+                    "days_past_due",
+                    "currency",
+                ])?;
+                for item in &found.open_items {
+                    w.write_record([
+                        item.number.clone(),
+                        item.issue_date.to_string(),
+                        item.due_date.to_string(),
+                        item.amount.to_string(),
+                        item.open_balance.to_string(),
+                        item.days_past_due.to_string(),
+                        found.currency.clone(),
+                    ])?;
+                }
+                w.write_record([
+                    "total_open",
+                    "",
+                    "",
+                    "",
+                    &found.total_open.to_string(),
+                    "",
+                    &found.currency,
+                ])?;
+                w.write_record([
+                    "unapplied_cash",
+                    "",
+                    "",
+                    "",
+                    &found.unapplied_cash.to_string(),
+                    "",
+                    &found.currency,
+                ])?;
+                w.write_record([
+                    "balance",
+                    "",
+                    "",
+                    "",
+                    &found.balance.to_string(),
+                    "",
+                    &found.currency,
+                ])?;
+                Ok(())
+            },
+        );
+    }
+    Ok(HttpResponse::Ok().json(found))
+}
+
+/// Create or update a customer by its ERP id (keys with `customers:write`).
+#[utoipa::path(
+    tag = "integration",
+    operation_id = "upsert_customer_by_external_id",
+    params(("external_id" = String, Path, description = "The customer's id in the ERP")),
+    request_body = NewCustomer,
+    responses(
+        (status = 200, description = "Updated (or unchanged)", body = Customer),
+        (status = 201, description = "Created", body = Customer),
+        (status = 403, description = "Role or key may not write customers", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Currency change after invoicing (`currency_locked`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer_auth" = []), ("api_key" = []))
+)]
+#[put("/customers/external/{external_id}")]
+pub async fn upsert(
+    state: web::Data<AppState>,
+    caller: Caller,
+    external_id: web::Path<String>,
+    Body(body): Body<NewCustomer>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = db::conn(&state.pool).await?;
+    let (customer, created) =
+        customer::upsert_external(&mut conn, &caller.ctx(), &external_id, body).await?;
+    Ok(if created {
+        HttpResponse::Created().json(customer)
+    } else {
+        HttpResponse::Ok().json(customer)
+    })
 }

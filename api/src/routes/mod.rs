@@ -6,9 +6,15 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub mod api_keys;
 pub mod audit_events;
 pub mod auth;
+pub mod credits;
 pub mod customers;
+pub mod deductions;
+pub mod gl_balances;
+pub mod invoices;
+pub mod payments;
 pub mod system;
 pub mod users;
+pub mod write_offs;
 
 /// A cursor-paginated list body: `{"data": [...], "next_cursor": "…" | null}`.
 macro_rules! list_of {
@@ -54,6 +60,32 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(customers::release_hold)
         .service(customers::list_contacts)
         .service(customers::create_contact)
+        .service(customers::get_statement)
+        .service(customers::upsert)
+        .service(invoices::list)
+        .service(invoices::create)
+        .service(invoices::upsert)
+        .service(invoices::get)
+        .service(invoices::ledger)
+        .service(invoices::void)
+        .service(payments::create)
+        .service(payments::list)
+        .service(payments::upsert)
+        .service(payments::get)
+        .service(payments::apply)
+        .service(payments::return_payment)
+        .service(payments::refund)
+        .service(credits::credit_memo)
+        .service(credits::adjustment)
+        .service(deductions::list)
+        .service(deductions::resolve)
+        .service(write_offs::list)
+        .service(write_offs::create)
+        .service(write_offs::approve)
+        .service(write_offs::recover)
+        .service(gl_balances::list)
+        .service(gl_balances::create)
+        .service(gl_balances::reconciliation)
         .service(audit_events::list);
 }
 

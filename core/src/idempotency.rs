@@ -1,0 +1,222 @@
+//! Idempotency keys for money-moving POSTs. The first response is stored in the same
+//! transaction as its effect, so a retry after a lost answer replays it instead of
+//! moving money twice. A transaction-scoped advisory lock tells a concurrent duplicate
+//! that the first is still in flight.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::access::Context;
+use crate::error::{Error, Result};
+use crate::schema::idempotency_keys;
+use crate::{adjustment, credit_memo, payment, write_off};
+
+/// How long a key is remembered.
+pub const RETENTION_HOURS: i64 = 24;
+
+pub struct Key {
+    /// Who used it and where: keys of different callers or routes never collide.
+    pub scope: String,
+    pub key: String,
+    /// Digest of the request (route and canonical body).
+    pub request_hash: Vec<u8>,
+}
+
+impl Key {
+    pub fn new(scope: String, key: &str, request: &[u8]) -> Result<Self> {
+        let key = key.trim();
+        let printable = key.chars().all(|c| c.is_ascii_graphic());
+        if key.is_empty() || key.len() > 255 || !printable {
+            return Err(Error::invalid_query(
+                "Idempotency-Key",
+                "invalid_idempotency_key",
+                "1 to 255 printable ASCII characters",
+            ));
+        }
+        Ok(Self {
+            scope,
+            key: key.to_owned(),
+            request_hash: Sha256::digest(request).to_vec(),
+        })
+    }
+
+    fn lock_id(&self) -> i64 {
+        let digest = Sha256::digest(format!("{}\u{0}{}", self.scope, self.key).as_bytes());
+        let mut bytes = [0_u8; 8];
+        bytes.copy_from_slice(&digest[..8]);
+        i64::from_be_bytes(bytes)
+    }
+}
+
+/// The response to send, and whether it is a replay of the first.
+pub struct Stored {
+    pub status: u16,
+    pub body: serde_json::Value,
+    pub replayed: bool,
+}
+
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = Bool)]
+    locked: bool,
+}
+
+/// Inside the effect's transaction: the stored response when this is a repeat.
+async fn within(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    key: &Key,
+) -> Result<Option<Stored>> {
+    let locked: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
+        .bind::<BigInt, _>(key.lock_id())
+        .get_result(conn)
+        .await?;
+    if !locked.locked {
+        return Err(Error::conflict(
+            "idempotency_in_flight",
+            "a request with this Idempotency-Key is still being processed",
+        ));
+    }
+    let existing: Option<(Vec<u8>, i32, serde_json::Value, DateTime<Utc>)> =
+        idempotency_keys::table
+            .find((&key.scope, &key.key))
+            .select((
+                idempotency_keys::request_hash,
+                idempotency_keys::response_status,
+                idempotency_keys::response_body,
+                idempotency_keys::expires_at,
+            ))
+            .first(conn)
+            .await
+            .optional()?;
+    match existing {
+        Some((hash, status, body, expires_at)) if expires_at > now => {
+            if hash != key.request_hash {
+                return Err(Error::Unprocessable {
+                    code: "idempotency_key_reused",
+                    detail: "this Idempotency-Key was used for a different request".into(),
+                });
+            }
+            Ok(Some(Stored {
+                status: u16::try_from(status).unwrap_or(200),
+                body,
+                replayed: true,
+            }))
+        }
+        Some(_) => {
+            diesel::delete(idempotency_keys::table.find((&key.scope, &key.key)))
+                .execute(conn)
+                .await?;
+            Ok(None)
+        }
+        None => Ok(None),
+    }
+}
+
+/// Stores the first response, in the transaction of its effect.
+async fn remember(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    key: &Key,
+    status: u16,
+    body: &serde_json::Value,
+) -> Result<()> {
+    diesel::insert_into(idempotency_keys::table)
+        .values((
+            idempotency_keys::scope.eq(&key.scope),
+            idempotency_keys::key.eq(&key.key),
+            idempotency_keys::request_hash.eq(&key.request_hash),
+            idempotency_keys::response_status.eq(i32::from(status)),
+            idempotency_keys::response_body.eq(body),
+            idempotency_keys::created_at.eq(now),
+            idempotency_keys::expires_at.eq(now + Duration::hours(RETENTION_HOURS)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Every POST that moves money.
+#[derive(Debug, Clone)]
+pub enum Command {
+    PostPayment(payment::NewPayment),
+    ApplyPayment(Uuid, payment::ApplyRequest),
+    ReturnPayment(Uuid, payment::ReturnRequest),
+    RefundPayment(Uuid, payment::RefundRequest),
+    PostCreditMemo(credit_memo::NewCreditMemo),
+    PostAdjustment(adjustment::NewAdjustment),
+    RequestWriteOff {
+        input: write_off::NewWriteOff,
+        approval_threshold: Decimal,
+    },
+    RecoverWriteOff(Uuid, write_off::NewRecovery),
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| Error::Internal(format!("serialising a response: {e}")))
+}
+
+impl Command {
+    async fn run(
+        self,
+        conn: &mut AsyncPgConnection,
+        ctx: &Context,
+    ) -> Result<(u16, serde_json::Value)> {
+        Ok(match self {
+            Command::PostPayment(input) => (201, json(&payment::post(conn, ctx, input).await?)?),
+            Command::ApplyPayment(id, input) => {
+                (200, json(&payment::apply(conn, ctx, id, input).await?)?)
+            }
+            Command::ReturnPayment(id, input) => (
+                200,
+                json(&payment::return_payment(conn, ctx, id, input).await?)?,
+            ),
+            Command::RefundPayment(id, input) => {
+                (200, json(&payment::refund(conn, ctx, id, input).await?)?)
+            }
+            Command::PostCreditMemo(input) => {
+                (201, json(&credit_memo::create(conn, ctx, input).await?)?)
+            }
+            Command::PostAdjustment(input) => {
+                (201, json(&adjustment::create(conn, ctx, input).await?)?)
+            }
+            Command::RequestWriteOff {
+                input,
+                approval_threshold,
+            } => (
+                201,
+                json(&write_off::request(conn, ctx, input, approval_threshold).await?)?,
+            ),
+            Command::RecoverWriteOff(id, input) => {
+                (201, json(&write_off::recover(conn, ctx, id, input).await?)?)
+            }
+        })
+    }
+}
+
+/// Runs a money command once per idempotency key, in one transaction with the key.
+pub async fn execute(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    key: &Key,
+    command: Command,
+) -> Result<Stored> {
+    conn.transaction(async |conn| {
+        if let Some(stored) = within(conn, ctx.now, key).await? {
+            return Ok(stored);
+        }
+        let (status, body) = command.run(conn, ctx).await?;
+        remember(conn, ctx.now, key, status, &body).await?;
+        Ok(Stored {
+            status,
+            body,
+            replayed: false,
+        })
+    })
+    .await
+}

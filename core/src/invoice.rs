@@ -1,0 +1,598 @@
+//! Invoices: issued to a customer, settled through the ledger. The open balance and
+//! status are derived from ledger entries (cached on the row in the same transaction).
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::access::{Context, Permission, Visibility};
+use crate::audit;
+use crate::customer;
+use crate::db::is_unique_violation;
+use crate::error::{Error, Problems, Result};
+use crate::journal::{self, Journal, LedgerEntry};
+use crate::ledger::{self, EntryKind, InvoiceState, InvoiceStatus};
+use crate::money::{self, Currency};
+use crate::page::{Page, PageRequest};
+use crate::schema::{customers, invoices, ledger_entries};
+
+text_enum! {
+    pub enum InvoiceKind {
+        Invoice = "invoice",
+        /// A fee billed for a returned payment.
+        NsfFee = "nsf_fee",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Queryable, Selectable, utoipa::ToSchema)]
+#[diesel(table_name = invoices)]
+pub struct Invoice {
+    pub id: Uuid,
+    #[schema(example = "INV-2026-00042")]
+    pub number: String,
+    pub external_id: Option<String>,
+    pub customer_id: Uuid,
+    pub kind: InvoiceKind,
+    pub issue_date: NaiveDate,
+    pub due_date: NaiveDate,
+    /// The amount billed.
+    #[schema(value_type = String, example = "1250.00")]
+    pub amount: Decimal,
+    #[schema(example = "USD")]
+    pub currency: String,
+    pub po_number: Option<String>,
+    /// Project or job, for liens.
+    pub project: Option<String>,
+    pub status: InvoiceStatus,
+    /// What is still owed: the sum of the invoice's ledger entries.
+    #[schema(value_type = String, example = "250.00")]
+    pub open_balance: Decimal,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Invoice {
+    fn shown(mut self) -> Self {
+        self.amount = money::in_minor_units(self.amount, &self.currency);
+        self.open_balance = money::in_minor_units(self.open_balance, &self.currency);
+        self
+    }
+
+    pub(crate) fn state(&self, touched: bool) -> InvoiceState {
+        InvoiceState {
+            id: self.id,
+            customer_id: self.customer_id,
+            currency: self.currency.clone(),
+            due_date: self.due_date,
+            balance: self.open_balance,
+            status: self.status,
+            touched,
+        }
+    }
+}
+
+/// `POST /v1/invoices`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvoice {
+    /// Unique across all invoices.
+    #[schema(example = "INV-2026-00042")]
+    pub number: String,
+    pub customer_id: Uuid,
+    pub issue_date: NaiveDate,
+    /// Defaults to the issue date plus the customer's payment terms.
+    pub due_date: Option<NaiveDate>,
+    #[serde(deserialize_with = "money::decimal_string::required")]
+    #[schema(value_type = String, example = "1250.00")]
+    pub amount: Decimal,
+    /// Must be the customer's currency; defaults to it.
+    #[schema(example = "USD")]
+    pub currency: Option<String>,
+    pub po_number: Option<String>,
+    pub project: Option<String>,
+    /// The id in the ERP; unique.
+    pub external_id: Option<String>,
+}
+
+struct Checked {
+    number: String,
+    due_date: NaiveDate,
+    amount: Decimal,
+    currency: String,
+}
+
+fn text(field: &str, value: &str, max: usize, p: &mut Problems) -> String {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > max {
+        p.add(
+            field,
+            "invalid_length",
+            format!("must be 1 to {max} characters"),
+        );
+    }
+    value.to_owned()
+}
+
+fn check(input: &NewInvoice, customer: &customer::Customer) -> Result<Checked> {
+    let mut p = Problems::new();
+    let number = text("number", &input.number, 64, &mut p);
+    let currency = match &input.currency {
+        Some(code) => p.check(Currency::field("currency", code)),
+        None => Currency::parse(&customer.currency),
+    };
+    if currency.is_some_and(|c| c.code() != customer.currency) {
+        p.add(
+            "currency",
+            "currency_mismatch",
+            format!("the customer is billed in {}", customer.currency),
+        );
+    }
+    let amount = match currency {
+        Some(c) if input.amount <= Decimal::ZERO => {
+            let _ = c;
+            p.add("amount", "not_positive", "must be greater than zero");
+            None
+        }
+        Some(c) => p.check(money::non_negative_amount("amount", input.amount, c)),
+        None => None,
+    };
+    let terms = u64::try_from(customer.payment_terms_days).unwrap_or(0);
+    let due_date = input
+        .due_date
+        .or_else(|| input.issue_date.checked_add_days(Days::new(terms)))
+        .unwrap_or(input.issue_date);
+    if due_date < input.issue_date {
+        p.add(
+            "due_date",
+            "before_issue_date",
+            "must not be before the issue date",
+        );
+    }
+    for (name, value) in [
+        ("po_number", &input.po_number),
+        ("project", &input.project),
+        ("external_id", &input.external_id),
+    ] {
+        if let Some(v) = value {
+            text(name, v, 100, &mut p);
+        }
+    }
+    p.into_result()?;
+    let (Some(amount), Some(currency)) = (amount, currency) else {
+        return Err(Error::Internal("validated fields missing".into()));
+    };
+    Ok(Checked {
+        number,
+        due_date,
+        amount,
+        currency: currency.code().to_owned(),
+    })
+}
+
+fn map_unique(error: Error) -> Error {
+    match error {
+        Error::Database(e) if is_unique_violation(&e, "invoices_number_key") => {
+            Error::conflict("invoice_number_taken", "another invoice has this number")
+        }
+        Error::Database(e) if is_unique_violation(&e, "invoices_external_id_key") => {
+            Error::conflict("external_id_taken", "another invoice has this external id")
+        }
+        other => other,
+    }
+}
+
+/// Issues an invoice: the row and its `invoice_issued` entry, in one transaction.
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    input: NewInvoice,
+) -> Result<Invoice> {
+    ctx.actor.require(Permission::InvoicesWrite)?;
+    conn.transaction(async |conn| insert(conn, ctx, &input, InvoiceKind::Invoice).await)
+        .await
+        .map_err(map_unique)
+}
+
+/// Writes an invoice inside the caller's transaction.
+pub(crate) async fn insert(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    input: &NewInvoice,
+    kind: InvoiceKind,
+) -> Result<Invoice> {
+    let customer = customer::load_visible(conn, ctx, input.customer_id, true)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound { .. } => {
+                Error::validation("customer_id", "unknown_customer", "no such customer")
+            }
+            other => other,
+        })?
+        .at(ctx.now);
+    let checked = check(input, &customer)?;
+    let invoice = Invoice {
+        id: Uuid::now_v7(),
+        number: checked.number,
+        external_id: input
+            .external_id
+            .as_deref()
+            .map(str::trim)
+            .map(str::to_owned),
+        customer_id: customer.id,
+        kind,
+        issue_date: input.issue_date,
+        due_date: checked.due_date,
+        amount: checked.amount,
+        currency: checked.currency,
+        po_number: input.po_number.clone(),
+        project: input.project.clone(),
+        status: InvoiceStatus::Open,
+        open_balance: Decimal::ZERO,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
+    diesel::insert_into(invoices::table)
+        .values((
+            invoices::id.eq(invoice.id),
+            invoices::number.eq(&invoice.number),
+            invoices::external_id.eq(&invoice.external_id),
+            invoices::customer_id.eq(invoice.customer_id),
+            invoices::kind.eq(invoice.kind),
+            invoices::issue_date.eq(invoice.issue_date),
+            invoices::due_date.eq(invoice.due_date),
+            invoices::amount.eq(invoice.amount),
+            invoices::currency.eq(&invoice.currency),
+            invoices::po_number.eq(&invoice.po_number),
+            invoices::project.eq(&invoice.project),
+            invoices::status.eq(invoice.status),
+            invoices::open_balance.eq(Decimal::ZERO),
+            invoices::created_at.eq(ctx.now),
+            invoices::updated_at.eq(ctx.now),
+        ))
+        .execute(conn)
+        .await?;
+    let entry_kind = match kind {
+        InvoiceKind::Invoice => EntryKind::InvoiceIssued,
+        InvoiceKind::NsfFee => EntryKind::NsfFee,
+    };
+    let journal = Journal {
+        customer_id: invoice.customer_id,
+        currency: &invoice.currency,
+        effective_on: invoice.issue_date,
+        document_id: None,
+        memo: None,
+    };
+    journal::post(
+        conn,
+        ctx,
+        &journal,
+        &[ledger::issue(invoice.id, invoice.amount, entry_kind)],
+    )
+    .await?;
+    let invoice = reload(conn, invoice.id).await?;
+    audit::record(
+        conn,
+        ctx,
+        "invoice.create",
+        "invoice",
+        invoice.id,
+        None::<&()>,
+        Some(&invoice),
+    )
+    .await?;
+    Ok(invoice)
+}
+
+async fn reload(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Invoice> {
+    Ok(invoices::table
+        .find(id)
+        .select(Invoice::as_select())
+        .first(conn)
+        .await?
+        .shown())
+}
+
+/// Loads an invoice the caller may see (locked for update when asked) and whether
+/// anything but its issue was posted to it.
+pub(crate) async fn load(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    id: Uuid,
+    lock: bool,
+) -> Result<(Invoice, InvoiceState)> {
+    let query = invoices::table.find(id).select(Invoice::as_select());
+    let found = if lock {
+        query.for_update().first(conn).await.optional()?
+    } else {
+        query.first(conn).await.optional()?
+    };
+    let Some(invoice) = found else {
+        return Err(Error::NotFound { entity: "invoice" });
+    };
+    customer::load_visible(conn, ctx, invoice.customer_id, false)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound { .. } => Error::NotFound { entity: "invoice" },
+            other => other,
+        })?;
+    let touched: i64 = ledger_entries::table
+        .filter(ledger_entries::invoice_id.eq(id))
+        .filter(ledger_entries::kind.ne_all([EntryKind::InvoiceIssued, EntryKind::NsfFee]))
+        .count()
+        .get_result(conn)
+        .await?;
+    let state = invoice.state(touched > 0);
+    Ok((invoice.shown(), state))
+}
+
+pub async fn get(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid) -> Result<Invoice> {
+    ctx.actor.require(Permission::InvoicesRead)?;
+    Ok(load(conn, ctx, id, false).await?.0)
+}
+
+/// The ledger entries of an invoice, in posting order.
+pub async fn ledger(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    id: Uuid,
+) -> Result<Vec<LedgerEntry>> {
+    ctx.actor.require(Permission::InvoicesRead)?;
+    load(conn, ctx, id, false).await?;
+    journal::for_invoice(conn, id).await
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VoidRequest {
+    /// Why the invoice is void (kept on its ledger entry).
+    #[schema(example = "issued twice by the ERP")]
+    pub reason: String,
+}
+
+/// Voids an invoice that no cash, credit or adjustment has touched.
+pub async fn void(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    id: Uuid,
+    request: VoidRequest,
+) -> Result<Invoice> {
+    ctx.actor.require(Permission::InvoicesWrite)?;
+    let reason = request.reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(Error::validation(
+            "reason",
+            "invalid_length",
+            "must be 1 to 500 characters",
+        ));
+    }
+    conn.transaction(async |conn| {
+        let customer_id: Uuid = invoices::table
+            .find(id)
+            .select(invoices::customer_id)
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or(Error::NotFound { entity: "invoice" })?;
+        // Lock order everywhere: customer, then invoices, then payments.
+        customer::load_visible(conn, ctx, customer_id, true)
+            .await
+            .map_err(|_| Error::NotFound { entity: "invoice" })?;
+        let (before, state) = load(conn, ctx, id, true).await?;
+        let posting = ledger::void(&state)?;
+        let journal = Journal {
+            customer_id,
+            currency: &before.currency,
+            effective_on: ctx.now.date_naive(),
+            document_id: None,
+            memo: Some(&reason),
+        };
+        journal::post(conn, ctx, &journal, &[posting]).await?;
+        let after = reload(conn, id).await?;
+        audit::record(
+            conn,
+            ctx,
+            "invoice.void",
+            "invoice",
+            id,
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
+        Ok(after)
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceFilter {
+    pub customer_id: Option<Uuid>,
+    pub status: Option<InvoiceStatus>,
+    /// ISO 4217 code.
+    pub currency: Option<String>,
+    /// Only invoices with money still open (true) or settled (false).
+    pub open: Option<bool>,
+    /// Due on or after this date.
+    pub due_from: Option<NaiveDate>,
+    /// Due on or before this date.
+    pub due_to: Option<NaiveDate>,
+    /// Exact invoice number.
+    pub number: Option<String>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Invoices the caller may see, by due date (oldest first).
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    filter: &InvoiceFilter,
+) -> Result<Page<Invoice>> {
+    ctx.actor.require(Permission::InvoicesRead)?;
+    let page = PageRequest::<(NaiveDate, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
+    let mut q = invoices::table.select(Invoice::as_select()).into_boxed();
+    match ctx.actor.customer_visibility() {
+        Visibility::All => {}
+        Visibility::AssignedTo(user) => {
+            q = q.filter(
+                invoices::customer_id.eq_any(
+                    customers::table
+                        .filter(customers::assigned_collector_id.eq(user))
+                        .select(customers::id),
+                ),
+            )
+        }
+        Visibility::SalesRep(user) => {
+            q = q.filter(
+                invoices::customer_id.eq_any(
+                    customers::table
+                        .filter(customers::sales_rep_id.eq(user))
+                        .select(customers::id),
+                ),
+            )
+        }
+    }
+    if let Some(id) = filter.customer_id {
+        q = q.filter(invoices::customer_id.eq(id));
+    }
+    if let Some(status) = filter.status {
+        q = q.filter(invoices::status.eq(status));
+    }
+    if let Some(code) = &filter.currency {
+        q = q.filter(invoices::currency.eq(code.to_uppercase()));
+    }
+    match filter.open {
+        Some(true) => q = q.filter(invoices::open_balance.gt(Decimal::ZERO)),
+        Some(false) => q = q.filter(invoices::open_balance.eq(Decimal::ZERO)),
+        None => {}
+    }
+    if let Some(d) = filter.due_from {
+        q = q.filter(invoices::due_date.ge(d));
+    }
+    if let Some(d) = filter.due_to {
+        q = q.filter(invoices::due_date.le(d));
+    }
+    if let Some(n) = &filter.number {
+        q = q.filter(invoices::number.eq(n.clone()));
+    }
+    if let Some((due, id)) = page.after {
+        q = q.filter(
+            invoices::due_date
+                .gt(due)
+                .or(invoices::due_date.eq(due).and(invoices::id.gt(id))),
+        );
+    }
+    let rows = q
+        .order((invoices::due_date.asc(), invoices::id.asc()))
+        .limit(page.fetch())
+        .load(conn)
+        .await?;
+    Ok(Page::from_rows(rows, page.limit, |i: &Invoice| (i.due_date, i.id)).map(Invoice::shown))
+}
+
+/// Open invoices of a customer, locked, oldest due first (for oldest-first application).
+pub(crate) async fn open_for_customer(
+    conn: &mut AsyncPgConnection,
+    customer_id: Uuid,
+    currency: &str,
+) -> Result<Vec<InvoiceState>> {
+    let rows: Vec<Invoice> = invoices::table
+        .filter(invoices::customer_id.eq(customer_id))
+        .filter(invoices::currency.eq(currency))
+        .filter(invoices::open_balance.gt(Decimal::ZERO))
+        .order((invoices::due_date.asc(), invoices::id.asc()))
+        .select(Invoice::as_select())
+        .for_update()
+        .load(conn)
+        .await?;
+    Ok(rows.iter().map(|i| i.state(true)).collect())
+}
+
+/// Whether an upsert would rewrite money that was posted: it may change descriptive
+/// fields, never the customer, amount, currency or dates money was posted on.
+pub(crate) fn money_changed(existing: &Invoice, input: &NewInvoice) -> Option<&'static str> {
+    if existing.customer_id != input.customer_id {
+        return Some("customer_id");
+    }
+    if existing.amount != input.amount {
+        return Some("amount");
+    }
+    if input
+        .currency
+        .as_deref()
+        .is_some_and(|c| c != existing.currency)
+    {
+        return Some("currency");
+    }
+    if existing.issue_date != input.issue_date {
+        return Some("issue_date");
+    }
+    None
+}
+
+/// `PUT /v1/invoices/external/{external_id}`: creates the invoice or updates its
+/// descriptive fields. Returns the invoice and whether it was created.
+pub async fn upsert_external(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    external_id: &str,
+    mut input: NewInvoice,
+) -> Result<(Invoice, bool)> {
+    ctx.actor.require(Permission::InvoicesWrite)?;
+    if input
+        .external_id
+        .as_deref()
+        .is_some_and(|e| e != external_id)
+    {
+        return Err(Error::validation(
+            "external_id",
+            "external_id_mismatch",
+            "differs from the path",
+        ));
+    }
+    input.external_id = Some(external_id.to_owned());
+    conn.transaction(async |conn| {
+        let existing: Option<Invoice> = invoices::table
+            .filter(invoices::external_id.eq(external_id))
+            .select(Invoice::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?;
+        let Some(existing) = existing else {
+            return Ok((insert(conn, ctx, &input, InvoiceKind::Invoice).await?, true));
+        };
+        let (before, _) = load(conn, ctx, existing.id, true).await?;
+        if let Some(field) = money_changed(&before, &input) {
+            return Err(Error::conflict(
+                "posted_money_changed",
+                format!("`{field}` differs from the posted invoice; post a credit memo or adjustment instead"),
+            ));
+        }
+        let customer = customer::load_visible(conn, ctx, input.customer_id, false).await?.at(ctx.now);
+        let checked = check(&input, &customer)?;
+        diesel::update(invoices::table.find(before.id))
+            .set((
+                invoices::number.eq(&checked.number),
+                invoices::due_date.eq(checked.due_date),
+                invoices::po_number.eq(&input.po_number),
+                invoices::project.eq(&input.project),
+                invoices::updated_at.eq(ctx.now),
+            ))
+            .execute(conn)
+            .await?;
+        let after = reload(conn, before.id).await?;
+        if after != before {
+            audit::record(conn, ctx, "invoice.update", "invoice", after.id, Some(&before), Some(&after)).await?;
+        }
+        Ok((after, false))
+    })
+    .await
+    .map_err(map_unique)
+}

@@ -1,0 +1,887 @@
+//! Payments: cash received from a customer, applied to invoices (explicitly or oldest
+//! due first), with the remainder kept on account; returned (NSF / ACH return) or
+//! refunded. Every money movement is a set of ledger postings planned by `ledger`.
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::access::{Context, Permission, Visibility};
+use crate::audit;
+use crate::customer;
+use crate::db::is_unique_violation;
+use crate::deduction::{self, DeductionReason};
+use crate::error::{Error, Problems, Result};
+use crate::invoice::{self, InvoiceKind, NewInvoice};
+use crate::journal::{self, Journal};
+use crate::ledger::{self, Application, PaymentState, PaymentStatus};
+use crate::money::{self, Currency};
+use crate::page::{Page, PageRequest};
+use crate::schema::{customers, payment_applications, payments};
+use crate::task::{self, NewTask};
+
+text_enum! {
+    pub enum PaymentMethod {
+        Check = "check",
+        Ach = "ach",
+        Wire = "wire",
+        Card = "card",
+        Cash = "cash",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Queryable, Selectable, utoipa::ToSchema)]
+#[diesel(table_name = payment_applications)]
+pub struct PaymentApplication {
+    pub id: Uuid,
+    pub invoice_id: Uuid,
+    #[schema(value_type = String, example = "400.00")]
+    pub amount: Decimal,
+    pub applied_at: DateTime<Utc>,
+    /// Set when the payment was returned and this application reversed.
+    pub reversed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = payments)]
+struct Row {
+    id: Uuid,
+    external_id: Option<String>,
+    customer_id: Uuid,
+    received_on: NaiveDate,
+    amount: Decimal,
+    currency: String,
+    method: PaymentMethod,
+    reference: Option<String>,
+    status: PaymentStatus,
+    unapplied: Decimal,
+    refunded: Decimal,
+    returned_at: Option<DateTime<Utc>>,
+    return_reason: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Payment {
+    pub id: Uuid,
+    pub external_id: Option<String>,
+    pub customer_id: Uuid,
+    pub received_on: NaiveDate,
+    #[schema(value_type = String, example = "1200.00")]
+    pub amount: Decimal,
+    #[schema(example = "USD")]
+    pub currency: String,
+    pub method: PaymentMethod,
+    /// Check number, ACH trace, wire reference.
+    pub reference: Option<String>,
+    pub status: PaymentStatus,
+    /// Cash on account, not applied to any invoice.
+    #[schema(value_type = String, example = "0.00")]
+    pub unapplied: Decimal,
+    #[schema(value_type = String, example = "0.00")]
+    pub refunded: Decimal,
+    pub returned_at: Option<DateTime<Utc>>,
+    pub return_reason: Option<String>,
+    pub applications: Vec<PaymentApplication>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One application of cash to an invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewApplication {
+    pub invoice_id: Uuid,
+    #[serde(deserialize_with = "money::decimal_string::required")]
+    #[schema(value_type = String, example = "400.00")]
+    pub amount: Decimal,
+    /// The customer paid short on purpose: opens a deduction for what stays open.
+    pub short_pay_reason: Option<DeductionReason>,
+}
+
+/// `POST /v1/payments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPayment {
+    pub customer_id: Uuid,
+    pub received_on: NaiveDate,
+    #[serde(deserialize_with = "money::decimal_string::required")]
+    #[schema(value_type = String, example = "1200.00")]
+    pub amount: Decimal,
+    /// Must be the customer's currency; defaults to it.
+    #[schema(example = "USD")]
+    pub currency: Option<String>,
+    pub method: PaymentMethod,
+    pub reference: Option<String>,
+    pub external_id: Option<String>,
+    /// Where the cash goes. Absent: oldest due first, remainder on account. Empty: all
+    /// on account.
+    pub applications: Option<Vec<NewApplication>>,
+}
+
+/// `POST /v1/payments/{id}/applications`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyRequest {
+    /// Absent or empty: apply unapplied cash oldest due first.
+    #[serde(default)]
+    pub applications: Vec<NewApplication>,
+}
+
+/// `POST /v1/payments/{id}/return`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnRequest {
+    #[schema(example = "NSF: insufficient funds (R01)")]
+    pub reason: String,
+    /// Bill this returned-payment fee as a new invoice.
+    #[serde(default, deserialize_with = "money::decimal_string::option")]
+    #[schema(value_type = Option<String>, example = "35.00")]
+    pub fee: Option<Decimal>,
+    /// Due date of the fee invoice; default today.
+    pub fee_due_date: Option<NaiveDate>,
+}
+
+/// `POST /v1/payments/{id}/refund`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequest {
+    #[serde(deserialize_with = "money::decimal_string::required")]
+    #[schema(value_type = String, example = "50.00")]
+    pub amount: Decimal,
+    #[schema(example = "overpayment returned by check 1042")]
+    pub reason: String,
+}
+
+impl Row {
+    fn state(&self) -> PaymentState {
+        PaymentState {
+            id: self.id,
+            customer_id: self.customer_id,
+            currency: self.currency.clone(),
+            amount: self.amount,
+            unapplied: self.unapplied,
+            status: self.status,
+        }
+    }
+}
+
+async fn assemble(conn: &mut AsyncPgConnection, row: Row) -> Result<Payment> {
+    let applications: Vec<PaymentApplication> = payment_applications::table
+        .filter(payment_applications::payment_id.eq(row.id))
+        .order((
+            payment_applications::applied_at.asc(),
+            payment_applications::id.asc(),
+        ))
+        .select(PaymentApplication::as_select())
+        .load(conn)
+        .await?;
+    let c = row.currency.clone();
+    let shown = |d: Decimal| money::in_minor_units(d, &c);
+    Ok(Payment {
+        id: row.id,
+        external_id: row.external_id,
+        customer_id: row.customer_id,
+        received_on: row.received_on,
+        amount: shown(row.amount),
+        currency: row.currency.clone(),
+        method: row.method,
+        reference: row.reference,
+        status: row.status,
+        unapplied: shown(row.unapplied),
+        refunded: shown(row.refunded),
+        returned_at: row.returned_at,
+        return_reason: row.return_reason,
+        applications: applications
+            .into_iter()
+            .map(|a| PaymentApplication {
+                amount: shown(a.amount),
+                ..a
+            })
+            .collect(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+async fn load_row(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    id: Uuid,
+    lock: bool,
+) -> Result<Row> {
+    let query = payments::table.find(id).select(Row::as_select());
+    let row = if lock {
+        query.for_update().first(conn).await.optional()?
+    } else {
+        query.first(conn).await.optional()?
+    };
+    let Some(row) = row else {
+        return Err(Error::NotFound { entity: "payment" });
+    };
+    customer::load_visible(conn, ctx, row.customer_id, false)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound { .. } => Error::NotFound { entity: "payment" },
+            other => other,
+        })?;
+    Ok(row)
+}
+
+/// Locks the payment's customer, then the payment: the lock order of every money operation.
+async fn lock_for_change(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid) -> Result<Row> {
+    let customer_id: Uuid = payments::table
+        .find(id)
+        .select(payments::customer_id)
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(Error::NotFound { entity: "payment" })?;
+    customer::load_visible(conn, ctx, customer_id, true)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound { .. } => Error::NotFound { entity: "payment" },
+            other => other,
+        })?;
+    load_row(conn, ctx, id, true).await
+}
+
+async fn fetch(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid) -> Result<Payment> {
+    let row = load_row(conn, ctx, id, false).await?;
+    assemble(conn, row).await
+}
+
+/// A payment's state, locked, for operations of other modules (write-off recoveries).
+/// The caller holds the customer's lock already.
+pub(crate) async fn state_for_update(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    id: Uuid,
+) -> Result<PaymentState> {
+    let row = load_row(conn, ctx, id, true).await.map_err(|e| match e {
+        Error::NotFound { .. } => {
+            Error::validation("payment_id", "unknown_payment", "no such payment")
+        }
+        other => other,
+    })?;
+    Ok(row.state())
+}
+
+/// Records an application row for postings planned elsewhere.
+pub(crate) async fn record_application(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    payment_id: Uuid,
+    invoice_id: Uuid,
+    amount: Decimal,
+) -> Result<()> {
+    diesel::insert_into(payment_applications::table)
+        .values((
+            payment_applications::id.eq(Uuid::now_v7()),
+            payment_applications::payment_id.eq(payment_id),
+            payment_applications::invoice_id.eq(invoice_id),
+            payment_applications::amount.eq(amount),
+            payment_applications::applied_at.eq(ctx.now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid) -> Result<Payment> {
+    ctx.actor.require(Permission::PaymentsRead)?;
+    let row = load_row(conn, ctx, id, false).await?;
+    assemble(conn, row).await
+}
+
+fn map_unique(error: Error) -> Error {
+    match error {
+        Error::Database(e) if is_unique_violation(&e, "payments_external_id_key") => {
+            Error::conflict("external_id_taken", "another payment has this external id")
+        }
+        other => other,
+    }
+}
+
+/// Posts a payment and its applications in one transaction.
+pub async fn post(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    input: NewPayment,
+) -> Result<Payment> {
+    ctx.actor.require(Permission::PaymentsWrite)?;
+    conn.transaction(async |conn| insert(conn, ctx, &input).await)
+        .await
+        .map_err(map_unique)
+}
+
+async fn insert(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    input: &NewPayment,
+) -> Result<Payment> {
+    let customer = customer::load_visible(conn, ctx, input.customer_id, true)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound { .. } => {
+                Error::validation("customer_id", "unknown_customer", "no such customer")
+            }
+            other => other,
+        })?
+        .at(ctx.now);
+    let mut p = Problems::new();
+    let currency = match &input.currency {
+        Some(code) => p.check(Currency::field("currency", code)),
+        None => Currency::parse(&customer.currency),
+    };
+    if currency.is_some_and(|c| c.code() != customer.currency) {
+        p.add(
+            "currency",
+            "currency_mismatch",
+            format!("the customer pays in {}", customer.currency),
+        );
+    }
+    if input.amount <= Decimal::ZERO {
+        p.add("amount", "not_positive", "must be greater than zero");
+    } else if let Some(c) = currency {
+        p.check(money::non_negative_amount("amount", input.amount, c));
+    }
+    if let Some(apps) = &input.applications {
+        check_applications(apps, currency, &mut p);
+    }
+    p.into_result()?;
+    let Some(currency) = currency else {
+        return Err(Error::Internal("currency missing".into()));
+    };
+    let id = Uuid::now_v7();
+    diesel::insert_into(payments::table)
+        .values((
+            payments::id.eq(id),
+            payments::external_id.eq(input.external_id.as_deref().map(str::trim)),
+            payments::customer_id.eq(customer.id),
+            payments::received_on.eq(input.received_on),
+            payments::amount.eq(input.amount),
+            payments::currency.eq(currency.code()),
+            payments::method.eq(input.method),
+            payments::reference.eq(&input.reference),
+            payments::status.eq(PaymentStatus::Posted),
+            payments::unapplied.eq(Decimal::ZERO),
+            payments::created_at.eq(ctx.now),
+            payments::updated_at.eq(ctx.now),
+        ))
+        .execute(conn)
+        .await?;
+    let journal = Journal {
+        customer_id: customer.id,
+        currency: currency.code(),
+        effective_on: input.received_on,
+        document_id: None,
+        memo: None,
+    };
+    journal::post(conn, ctx, &journal, &[ledger::receive(id, input.amount)]).await?;
+    let row = load_row(conn, ctx, id, true).await?;
+    distribute(
+        conn,
+        ctx,
+        &row,
+        input.applications.as_deref(),
+        input.received_on,
+    )
+    .await?;
+    let payment = fetch(conn, ctx, id).await?;
+    audit::record(
+        conn,
+        ctx,
+        "payment.post",
+        "payment",
+        id,
+        None::<&()>,
+        Some(&payment),
+    )
+    .await?;
+    Ok(payment)
+}
+
+fn check_applications(apps: &[NewApplication], currency: Option<Currency>, p: &mut Problems) {
+    let mut seen = std::collections::HashSet::new();
+    for (i, a) in apps.iter().enumerate() {
+        if !seen.insert(a.invoice_id) {
+            p.add(
+                format!("applications[{i}].invoice_id"),
+                "duplicate_invoice",
+                "each invoice once per request",
+            );
+        }
+        if a.amount <= Decimal::ZERO {
+            p.add(
+                format!("applications[{i}].amount"),
+                "not_positive",
+                "must be greater than zero",
+            );
+        } else if let Some(c) = currency {
+            p.check(money::non_negative_amount(
+                &format!("applications[{i}].amount"),
+                a.amount,
+                c,
+            ));
+        }
+    }
+}
+
+/// Applies a payment's unapplied cash: as asked, or oldest due first when `None`.
+async fn distribute(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    payment: &Row,
+    applications: Option<&[NewApplication]>,
+    effective_on: NaiveDate,
+) -> Result<()> {
+    let plan: Vec<NewApplication> = match applications {
+        Some(apps) => apps.to_vec(),
+        None => {
+            let open =
+                invoice::open_for_customer(conn, payment.customer_id, &payment.currency).await?;
+            let (allocations, _) = ledger::allocate_oldest_first(payment.unapplied, &open);
+            allocations
+                .into_iter()
+                .map(|(invoice_id, amount)| NewApplication {
+                    invoice_id,
+                    amount,
+                    short_pay_reason: None,
+                })
+                .collect()
+        }
+    };
+    let mut state = payment.state();
+    for (i, app) in plan.iter().enumerate() {
+        let name = format!("applications[{i}]");
+        let (inv, inv_state) = invoice::load(conn, ctx, app.invoice_id, true)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound { .. } => Error::validation(
+                    &format!("{name}.invoice_id"),
+                    "unknown_invoice",
+                    "no such invoice",
+                ),
+                other => other,
+            })?;
+        let postings = ledger::apply(&state, &inv_state, app.amount, &name)?;
+        let journal = Journal {
+            customer_id: state.customer_id,
+            currency: &state.currency,
+            effective_on,
+            document_id: None,
+            memo: None,
+        };
+        journal::post(conn, ctx, &journal, &postings).await?;
+        record_application(conn, ctx, state.id, inv.id, app.amount).await?;
+        state.unapplied -= app.amount;
+        if let Some(reason) = app.short_pay_reason {
+            let remaining = inv_state.balance - app.amount;
+            if remaining <= Decimal::ZERO {
+                return Err(Error::validation(
+                    &format!("{name}.short_pay_reason"),
+                    "not_short",
+                    "the application settles the invoice; nothing is short",
+                ));
+            }
+            deduction::open(conn, ctx, state.id, &inv, remaining, reason).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies a payment's unapplied cash later.
+pub async fn apply(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    id: Uuid,
+    request: ApplyRequest,
+) -> Result<Payment> {
+    ctx.actor.require(Permission::PaymentsWrite)?;
+    conn.transaction(async |conn| {
+        let row = lock_for_change(conn, ctx, id).await?;
+        let mut p = Problems::new();
+        check_applications(
+            &request.applications,
+            Currency::parse(&row.currency),
+            &mut p,
+        );
+        p.into_result()?;
+        if row.unapplied.is_zero() {
+            return Err(Error::conflict(
+                "nothing_unapplied",
+                "the payment has no unapplied cash",
+            ));
+        }
+        let before = assemble(conn, row.clone()).await?;
+        let explicit =
+            (!request.applications.is_empty()).then_some(request.applications.as_slice());
+        distribute(conn, ctx, &row, explicit, ctx.now.date_naive()).await?;
+        let after = fetch(conn, ctx, id).await?;
+        audit::record(
+            conn,
+            ctx,
+            "payment.apply",
+            "payment",
+            id,
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
+        Ok(after)
+    })
+    .await
+}
+
+/// What a return did besides reversing the payment.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReturnOutcome {
+    pub payment: Payment,
+    /// The fee invoice, when a fee was billed.
+    pub fee_invoice: Option<invoice::Invoice>,
+    /// The follow-up task for the assigned collector.
+    pub task: task::Task,
+}
+
+/// Returns a payment (NSF / ACH return): reverses every application, optionally bills
+/// a fee, flags the customer and gives the collector a task.
+pub async fn return_payment(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    id: Uuid,
+    request: ReturnRequest,
+) -> Result<ReturnOutcome> {
+    ctx.actor.require(Permission::PaymentsWrite)?;
+    let reason = request.reason.trim().to_owned();
+    let mut p = Problems::new();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        p.add("reason", "invalid_length", "must be 1 to 500 characters");
+    }
+    p.into_result()?;
+    conn.transaction(async |conn| {
+        let row = lock_for_change(conn, ctx, id).await?;
+        let before = assemble(conn, row.clone()).await?;
+        let live: Vec<Application> = before
+            .applications
+            .iter()
+            .filter(|a| a.reversed_at.is_none())
+            .map(|a| Application {
+                invoice_id: a.invoice_id,
+                amount: a.amount,
+            })
+            .collect();
+        let mut invoice_ids: Vec<Uuid> = live.iter().map(|a| a.invoice_id).collect();
+        invoice_ids.sort();
+        for invoice_id in &invoice_ids {
+            invoice::load(conn, ctx, *invoice_id, true).await?;
+        }
+        let postings = ledger::return_payment(&row.state(), &live)?;
+        let today = ctx.now.date_naive();
+        let journal = Journal {
+            customer_id: row.customer_id,
+            currency: &row.currency,
+            effective_on: today,
+            document_id: None,
+            memo: Some(&reason),
+        };
+        journal::post(conn, ctx, &journal, &postings).await?;
+        diesel::update(
+            payment_applications::table
+                .filter(payment_applications::payment_id.eq(id))
+                .filter(payment_applications::reversed_at.is_null()),
+        )
+        .set(payment_applications::reversed_at.eq(ctx.now))
+        .execute(conn)
+        .await?;
+        diesel::update(payments::table.find(id))
+            .set((
+                payments::status.eq(PaymentStatus::Returned),
+                payments::returned_at.eq(ctx.now),
+                payments::return_reason.eq(&reason),
+            ))
+            .execute(conn)
+            .await?;
+        let fee_invoice = match request.fee {
+            None => None,
+            Some(fee) => {
+                let currency = Currency::parse(&row.currency)
+                    .ok_or_else(|| Error::Internal("stored currency".into()))?;
+                if fee <= Decimal::ZERO {
+                    return Err(Error::validation(
+                        "fee",
+                        "not_positive",
+                        "must be greater than zero",
+                    ));
+                }
+                money::non_negative_amount("fee", fee, currency)
+                    .map_err(|e| Error::Validation(vec![e]))?;
+                let due = request.fee_due_date.unwrap_or(today);
+                let fee_input = NewInvoice {
+                    number: format!("NSF-{}", id.simple()),
+                    customer_id: row.customer_id,
+                    issue_date: today,
+                    due_date: Some(due.max(today)),
+                    amount: fee,
+                    currency: Some(row.currency.clone()),
+                    po_number: None,
+                    project: None,
+                    external_id: None,
+                };
+                Some(invoice::insert(conn, ctx, &fee_input, InvoiceKind::NsfFee).await?)
+            }
+        };
+        let customer_before = customer::load_visible(conn, ctx, row.customer_id, false).await?;
+        diesel::update(customers::table.find(row.customer_id))
+            .set((
+                customers::returned_payments.eq(customers::returned_payments + 1),
+                customers::last_payment_returned_at.eq(ctx.now),
+                customers::updated_at.eq(ctx.now),
+            ))
+            .execute(conn)
+            .await?;
+        let customer_after = customer::load_visible(conn, ctx, row.customer_id, false).await?;
+        audit::record(
+            conn,
+            ctx,
+            "customer.payment_returned",
+            "customer",
+            row.customer_id,
+            Some(&customer_before.clone().at(ctx.now)),
+            Some(&customer_after.clone().at(ctx.now)),
+        )
+        .await?;
+        let amount = money::in_minor_units(row.amount, &row.currency);
+        let task = task::create(
+            conn,
+            ctx,
+            NewTask {
+                customer_id: row.customer_id,
+                assignee_id: customer_after.assigned_collector_id,
+                kind: "payment_returned",
+                title: format!("Payment of {amount} {} returned: {reason}", row.currency),
+                due_on: today.checked_add_days(Days::new(1)).unwrap_or(today),
+                source: Some(("payment", id)),
+            },
+        )
+        .await?;
+        let payment = fetch(conn, ctx, id).await?;
+        audit::record(
+            conn,
+            ctx,
+            "payment.return",
+            "payment",
+            id,
+            Some(&before),
+            Some(&payment),
+        )
+        .await?;
+        Ok(ReturnOutcome {
+            payment,
+            fee_invoice,
+            task,
+        })
+    })
+    .await
+}
+
+/// Refunds unapplied cash to the customer.
+pub async fn refund(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    id: Uuid,
+    request: RefundRequest,
+) -> Result<Payment> {
+    ctx.actor.require(Permission::PaymentsWrite)?;
+    let reason = request.reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(Error::validation(
+            "reason",
+            "invalid_length",
+            "must be 1 to 500 characters",
+        ));
+    }
+    conn.transaction(async |conn| {
+        let row = lock_for_change(conn, ctx, id).await?;
+        let currency = Currency::parse(&row.currency)
+            .ok_or_else(|| Error::Internal("stored currency".into()))?;
+        if request.amount > Decimal::ZERO {
+            money::non_negative_amount("amount", request.amount, currency)
+                .map_err(|e| Error::Validation(vec![e]))?;
+        }
+        let before = assemble(conn, row.clone()).await?;
+        let posting = ledger::refund(&row.state(), request.amount)?;
+        let journal = Journal {
+            customer_id: row.customer_id,
+            currency: &row.currency,
+            effective_on: ctx.now.date_naive(),
+            document_id: None,
+            memo: Some(&reason),
+        };
+        journal::post(conn, ctx, &journal, &[posting]).await?;
+        let refreshed = load_row(conn, ctx, id, false).await?;
+        if refreshed.refunded == refreshed.amount {
+            diesel::update(payments::table.find(id))
+                .set(payments::status.eq(PaymentStatus::Refunded))
+                .execute(conn)
+                .await?;
+        }
+        let after = fetch(conn, ctx, id).await?;
+        audit::record(
+            conn,
+            ctx,
+            "payment.refund",
+            "payment",
+            id,
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
+        Ok(after)
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentFilter {
+    pub customer_id: Option<Uuid>,
+    pub status: Option<PaymentStatus>,
+    pub method: Option<PaymentMethod>,
+    /// Only payments with (true) or without (false) unapplied cash.
+    pub unapplied: Option<bool>,
+    /// Received on or after.
+    pub received_from: Option<NaiveDate>,
+    /// Received on or before.
+    pub received_to: Option<NaiveDate>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Payments the caller may see, newest received first.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    filter: &PaymentFilter,
+) -> Result<Page<Payment>> {
+    ctx.actor.require(Permission::PaymentsRead)?;
+    let page = PageRequest::<(NaiveDate, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
+    let mut q = payments::table.select(Row::as_select()).into_boxed();
+    match ctx.actor.customer_visibility() {
+        Visibility::All => {}
+        Visibility::AssignedTo(user) => {
+            q = q.filter(
+                payments::customer_id.eq_any(
+                    customers::table
+                        .filter(customers::assigned_collector_id.eq(user))
+                        .select(customers::id),
+                ),
+            )
+        }
+        Visibility::SalesRep(user) => {
+            q = q.filter(
+                payments::customer_id.eq_any(
+                    customers::table
+                        .filter(customers::sales_rep_id.eq(user))
+                        .select(customers::id),
+                ),
+            )
+        }
+    }
+    if let Some(id) = filter.customer_id {
+        q = q.filter(payments::customer_id.eq(id));
+    }
+    if let Some(s) = filter.status {
+        q = q.filter(payments::status.eq(s));
+    }
+    if let Some(m) = filter.method {
+        q = q.filter(payments::method.eq(m));
+    }
+    match filter.unapplied {
+        Some(true) => q = q.filter(payments::unapplied.gt(Decimal::ZERO)),
+        Some(false) => q = q.filter(payments::unapplied.eq(Decimal::ZERO)),
+        None => {}
+    }
+    if let Some(d) = filter.received_from {
+        q = q.filter(payments::received_on.ge(d));
+    }
+    if let Some(d) = filter.received_to {
+        q = q.filter(payments::received_on.le(d));
+    }
+    if let Some((d, id)) = page.after {
+        q = q.filter(
+            payments::received_on
+                .lt(d)
+                .or(payments::received_on.eq(d).and(payments::id.lt(id))),
+        );
+    }
+    let rows = q
+        .order((payments::received_on.desc(), payments::id.desc()))
+        .limit(page.fetch())
+        .load(conn)
+        .await?;
+    let page = Page::from_rows(rows, page.limit, |r: &Row| (r.received_on, r.id));
+    let mut data = Vec::with_capacity(page.data.len());
+    for row in page.data {
+        data.push(assemble(conn, row).await?);
+    }
+    Ok(Page {
+        data,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// `PUT /v1/payments/external/{external_id}`: posts the payment once; a repeat with the
+/// same money answers the existing payment, different money is a conflict.
+pub async fn upsert_external(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    external_id: &str,
+    mut input: NewPayment,
+) -> Result<(Payment, bool)> {
+    ctx.actor.require(Permission::PaymentsWrite)?;
+    if input
+        .external_id
+        .as_deref()
+        .is_some_and(|e| e != external_id)
+    {
+        return Err(Error::validation(
+            "external_id",
+            "external_id_mismatch",
+            "differs from the path",
+        ));
+    }
+    input.external_id = Some(external_id.to_owned());
+    conn.transaction(async |conn| {
+        let existing: Option<Row> = payments::table
+            .filter(payments::external_id.eq(external_id))
+            .select(Row::as_select())
+            .first(conn)
+            .await
+            .optional()?;
+        let Some(existing) = existing else {
+            return Ok((insert(conn, ctx, &input).await?, true));
+        };
+        let row = load_row(conn, ctx, existing.id, false).await?;
+        let same = row.customer_id == input.customer_id
+            && row.amount == input.amount
+            && row.received_on == input.received_on
+            && input.currency.as_deref().is_none_or(|c| c == row.currency);
+        if !same {
+            return Err(Error::conflict(
+                "posted_money_changed",
+                "the payment was posted with other money; return or refund it instead",
+            ));
+        }
+        Ok((assemble(conn, row).await?, false))
+    })
+    .await
+    .map_err(map_unique)
+}

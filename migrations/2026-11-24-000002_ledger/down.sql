@@ -1,0 +1,13 @@
+DROP TABLE tasks;
+ALTER TABLE customers DROP COLUMN last_payment_returned_at;
+ALTER TABLE customers DROP COLUMN returned_payments;
+DROP TABLE idempotency_keys;
+DROP TABLE gl_balances;
+DROP TABLE write_offs;
+DROP TABLE deductions;
+DROP TABLE adjustments;
+DROP TABLE credit_memos;
+DROP TABLE ledger_entries;
+DROP TABLE payment_applications;
+DROP TABLE payments;
+DROP TABLE invoices;
