@@ -1329,3 +1329,334 @@ async fn integrations_upsert_by_external_id_without_rewriting_money() -> Result<
     assert_eq!(res.status(), StatusCode::OK);
     app.check_ledger().await
 }
+
+/// Every ledger route by every role, on an account assigned to the collector and the
+/// sales rep under test and on one that is not: 403 for roles without the permission,
+/// 404 for accounts the caller may not see, and the route's own answer otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_routes_answer_every_role_by_the_rules() -> Result<()> {
+    let app = TestApp::spawn().await?;
+    let accountant = app.user(Role::Accountant).await?;
+    let collector = app.user(Role::Collector).await?;
+    let field = app.user(Role::FieldCollector).await?;
+    let sales = app.user(Role::Sales).await?;
+    let mine = account(&app, "Assigned").await?;
+    app.assign(&mine, Some(collector.id), Some(sales.id))
+        .await?;
+    let theirs = account(&app, "Unassigned").await?;
+
+    struct Fixture {
+        invoice: Value,
+        payment: Value,
+        write_off: Value,
+        deduction: Value,
+    }
+    async fn fixture(
+        app: &TestApp,
+        accountant: &TestUser,
+        customer: &Value,
+        tag: &str,
+    ) -> Result<Fixture> {
+        let invoice = app
+            .invoice(
+                customer,
+                &format!("F-{tag}-1"),
+                "900.00",
+                "2026-01-01",
+                "2026-01-31",
+            )
+            .await?;
+        let short = app
+            .invoice(
+                customer,
+                &format!("F-{tag}-2"),
+                "100.00",
+                "2026-01-01",
+                "2026-01-31",
+            )
+            .await?;
+        let big = app
+            .invoice(
+                customer,
+                &format!("F-{tag}-3"),
+                "2000.00",
+                "2026-01-01",
+                "2026-01-31",
+            )
+            .await?;
+        let res = app.money(accountant, "/v1/payments", &json!({"customer_id": customer["id"], "received_on": "2026-02-01", "amount": "100.00", "method": "ach",
+            "applications": [{"invoice_id": short["id"], "amount": "90.00", "short_pay_reason": "freight"}]})).send().await?;
+        let (_, payment) = read(res).await?;
+        let deduction = get(
+            app,
+            accountant,
+            &format!("/v1/deductions?invoice_id={}", id_of(&short)),
+        )
+        .await?["data"][0]
+            .clone();
+        let res = app
+            .money(
+                accountant,
+                "/v1/write-offs",
+                &json!({"invoice_id": big["id"], "reason": "insolvent"}),
+            )
+            .send()
+            .await?;
+        let (_, write_off) = read(res).await?;
+        Ok(Fixture {
+            invoice,
+            payment,
+            write_off: write_off["write_off"].clone(),
+            deduction,
+        })
+    }
+    let a = fixture(&app, &accountant, &mine, "mine").await?;
+    let b = fixture(&app, &accountant, &theirs, "theirs").await?;
+
+    for role in ROLES {
+        let user = match role {
+            Role::Collector => collector.clone(),
+            Role::FieldCollector => field.clone(),
+            Role::Sales => sales.clone(),
+            Role::Accountant => accountant.clone(),
+            other => app.user(other).await?,
+        };
+        let sees_mine = role != Role::FieldCollector;
+        let sees_theirs = !matches!(role, Role::Collector | Role::FieldCollector | Role::Sales);
+        for (f, visible) in [(&a, sees_mine), (&b, sees_theirs)] {
+            let expect = |allowed: bool, ok: StatusCode| -> (StatusCode, &'static str) {
+                if !allowed {
+                    (StatusCode::FORBIDDEN, "forbidden")
+                } else if !visible {
+                    (StatusCode::NOT_FOUND, "not_found")
+                } else {
+                    (ok, "")
+                }
+            };
+            let check = |res: reqwest::Response,
+                         (status, code): (StatusCode, &'static str),
+                         what: String| async move {
+                if code.is_empty() {
+                    let got = res.status();
+                    let body = res.text().await.unwrap_or_default();
+                    anyhow::ensure!(got == status, "{what}: expected {status}, got {got} {body}");
+                    Ok(())
+                } else {
+                    expect_problem(res, status, code)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| anyhow::anyhow!("{what}: {e}"))
+                }
+            };
+            let inv = id_of(&f.invoice);
+            let pay = id_of(&f.payment);
+            let wo = id_of(&f.write_off);
+            let ded = id_of(&f.deduction);
+            let money_role = matches!(role, Role::Admin | Role::Accountant);
+            check(
+                app.as_user(&user, Method::GET, &format!("/v1/invoices/{inv}"))
+                    .send()
+                    .await?,
+                expect(true, StatusCode::OK),
+                format!("{role} get invoice"),
+            )
+            .await?;
+            check(
+                app.as_user(&user, Method::GET, &format!("/v1/invoices/{inv}/ledger"))
+                    .send()
+                    .await?,
+                expect(true, StatusCode::OK),
+                format!("{role} ledger"),
+            )
+            .await?;
+            check(
+                app.as_user(&user, Method::GET, &format!("/v1/payments/{pay}"))
+                    .send()
+                    .await?,
+                expect(true, StatusCode::OK),
+                format!("{role} get payment"),
+            )
+            .await?;
+            // Allowed roles reach the rule: 100.00 is more than the 10.00 left unapplied.
+            check(
+                app.money(
+                    &user,
+                    &format!("/v1/payments/{pay}/refund"),
+                    &json!({"amount": "100.00", "reason": "x"}),
+                )
+                .send()
+                .await?,
+                expect(money_role, StatusCode::UNPROCESSABLE_ENTITY),
+                format!("{role} refund"),
+            )
+            .await?;
+            check(
+                app.money(
+                    &user,
+                    &format!("/v1/payments/{pay}/applications"),
+                    &json!({"applications": [{"invoice_id": inv, "amount": "10.01"}]}),
+                )
+                .send()
+                .await?,
+                expect(money_role, StatusCode::UNPROCESSABLE_ENTITY),
+                format!("{role} apply"),
+            )
+            .await?;
+            check(
+                app.money(
+                    &user,
+                    "/v1/adjustments",
+                    &json!({"invoice_id": inv, "amount": "-900.01", "reason": "x"}),
+                )
+                .send()
+                .await?,
+                expect(money_role, StatusCode::UNPROCESSABLE_ENTITY),
+                format!("{role} adjust"),
+            )
+            .await?;
+            let may_request = matches!(
+                role,
+                Role::Admin | Role::Manager | Role::Collector | Role::Accountant
+            );
+            // An invoice named in a body that the caller may not see is as unknown as a
+            // missing one: 422 `unknown_invoice` (path resources answer 404 instead).
+            let res = app
+                .money(
+                    &user,
+                    "/v1/write-offs",
+                    &json!({"invoice_id": inv, "amount": "900.01", "reason": "x"}),
+                )
+                .send()
+                .await?;
+            if may_request {
+                let problem =
+                    expect_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+                        .await?;
+                let code = if visible {
+                    "exceeds_open_balance"
+                } else {
+                    "unknown_invoice"
+                };
+                assert_eq!(problem["errors"][0]["code"], code, "{role} write-off");
+            } else {
+                expect_problem(res, StatusCode::FORBIDDEN, "forbidden").await?;
+            }
+            // The accountant's 2000.00 write-off waits for approval (above the threshold).
+            let may_approve = matches!(role, Role::Admin | Role::Manager);
+            check(
+                app.as_user(
+                    &user,
+                    Method::POST,
+                    &format!("/v1/deductions/{ded}/resolve"),
+                )
+                .json(&json!({"status": "open", "note": "x"}))
+                .send()
+                .await?,
+                expect(
+                    matches!(role, Role::Admin | Role::Manager | Role::Accountant),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                ),
+                format!("{role} resolve"),
+            )
+            .await?;
+            if !may_approve {
+                check(
+                    app.as_user(&user, Method::POST, &format!("/v1/write-offs/{wo}/approve"))
+                        .send()
+                        .await?,
+                    expect(false, StatusCode::OK),
+                    format!("{role} approve"),
+                )
+                .await?;
+            }
+            check(
+                app.as_user(
+                    &user,
+                    Method::GET,
+                    &format!(
+                        "/v1/customers/{}/statement",
+                        f.invoice["customer_id"].as_str().unwrap_or_default()
+                    ),
+                )
+                .send()
+                .await?,
+                expect(true, StatusCode::OK),
+                format!("{role} statement"),
+            )
+            .await?;
+        }
+        // Lists only ever show what the caller may see.
+        let invoices = get(&app, &user, "/v1/invoices?limit=200").await?;
+        let customers: std::collections::HashSet<&str> = invoices["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["customer_id"].as_str())
+            .collect();
+        let expected: std::collections::HashSet<&str> = [
+            (mine["id"].as_str(), sees_mine),
+            (theirs["id"].as_str(), sees_theirs),
+        ]
+        .into_iter()
+        .filter(|(_, v)| *v)
+        .filter_map(|(id, _)| id)
+        .collect();
+        assert_eq!(customers, expected, "{role} invoices list");
+        for path in ["/v1/payments", "/v1/deductions", "/v1/write-offs"] {
+            let listed = get(&app, &user, path).await?;
+            assert!(
+                listed["data"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .all(|r| expected.contains(r["customer_id"].as_str().unwrap_or_default())),
+                "{role} {path}"
+            );
+        }
+        let gl_read = matches!(
+            role,
+            Role::Admin | Role::Manager | Role::Accountant | Role::Auditor
+        );
+        let res = app
+            .as_user(&user, Method::GET, "/v1/gl-balances")
+            .send()
+            .await?;
+        if gl_read {
+            assert_eq!(res.status(), StatusCode::OK, "{role}")
+        } else {
+            expect_problem(res, StatusCode::FORBIDDEN, "forbidden").await?;
+        }
+        let res = app.as_user(&user, Method::POST, "/v1/gl-balances").json(&json!({"as_of": "2026-01-31", "currency": "USD", "amount": "1.00", "source": "test"})).send().await?;
+        if matches!(role, Role::Admin | Role::Accountant) {
+            assert_eq!(res.status(), StatusCode::CREATED, "{role}")
+        } else {
+            expect_problem(res, StatusCode::FORBIDDEN, "forbidden").await?;
+        }
+        let res = app.as_user(&user, Method::PUT, "/v1/invoices/external/X-1").json(&json!({"number": format!("X-{role}"), "customer_id": theirs["id"], "amount": "5.00", "issue_date": "2026-01-01"})).send().await?;
+        if money_role_of(role) {
+            assert!(res.status().is_success(), "{role} upsert invoice")
+        } else {
+            expect_problem(res, StatusCode::FORBIDDEN, "forbidden").await?;
+        }
+    }
+    // Managers approve write-offs they did not request; the accountant's large one waits.
+    let manager = app.user(Role::Manager).await?;
+    let wo = id_of(&a.write_off);
+    assert_eq!(a.write_off["status"], "pending_approval");
+    let (status, approved) = read(
+        app.as_user(
+            &manager,
+            Method::POST,
+            &format!("/v1/write-offs/{wo}/approve"),
+        )
+        .send()
+        .await?,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    app.check_ledger().await
+}
+
+fn money_role_of(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::Accountant)
+}
