@@ -95,7 +95,15 @@ pub async fn create(
             document_id: Some(adjustment.id),
             memo: Some(&reason),
         };
-        journal::post(conn, ctx, &journal, &[posting]).await?;
+        journal::post(
+            conn,
+            ctx,
+            &journal,
+            &[posting],
+            &mut [state.clone()],
+            &mut [],
+        )
+        .await?;
         let (after, _) = invoice::load(conn, ctx, before.id, false).await?;
         audit::record(
             conn,

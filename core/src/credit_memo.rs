@@ -172,7 +172,15 @@ pub(crate) async fn post(
         document_id: Some(memo.id),
         memo: Some(reason),
     };
-    journal::post(conn, ctx, &journal, &[posting]).await?;
+    journal::post(
+        conn,
+        ctx,
+        &journal,
+        &[posting],
+        &mut [state.clone()],
+        &mut [],
+    )
+    .await?;
     let (after, _) = invoice::load(conn, ctx, before.id, false).await?;
     audit::record(
         conn,

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool};
+use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
@@ -60,11 +60,7 @@ pub struct Stored {
     pub replayed: bool,
 }
 
-#[derive(QueryableByName)]
-struct Locked {
-    #[diesel(sql_type = Bool)]
-    locked: bool,
-}
+diesel::define_sql_function!(fn pg_try_advisory_xact_lock(key: BigInt) -> Bool);
 
 /// Inside the effect's transaction: the stored response when this is a repeat.
 async fn within(
@@ -72,11 +68,10 @@ async fn within(
     now: DateTime<Utc>,
     key: &Key,
 ) -> Result<Option<Stored>> {
-    let locked: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
-        .bind::<BigInt, _>(key.lock_id())
+    let locked: bool = diesel::select(pg_try_advisory_xact_lock(key.lock_id()))
         .get_result(conn)
         .await?;
-    if !locked.locked {
+    if !locked {
         return Err(Error::conflict(
             "idempotency_in_flight",
             "a request with this Idempotency-Key is still being processed",
@@ -168,7 +163,9 @@ impl Command {
         ctx: &Context,
     ) -> Result<(u16, serde_json::Value)> {
         Ok(match self {
-            Command::PostPayment(input) => (201, json(&payment::post(conn, ctx, input).await?)?),
+            Command::PostPayment(input) => {
+                (201, json(&payment::post_within(conn, ctx, input).await?)?)
+            }
             Command::ApplyPayment(id, input) => {
                 (200, json(&payment::apply(conn, ctx, id, input).await?)?)
             }

@@ -50,6 +50,10 @@ pub struct Invoice {
     /// What is still owed: the sum of the invoice's ledger entries.
     #[schema(value_type = String, example = "250.00")]
     pub open_balance: Decimal,
+    #[serde(skip)]
+    pub(crate) charged: Decimal,
+    #[serde(skip)]
+    pub(crate) written_off: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -61,15 +65,18 @@ impl Invoice {
         self
     }
 
-    pub(crate) fn state(&self, touched: bool) -> InvoiceState {
+    /// The invoice as the ledger rules see it; `touched` is only looked up by `void`.
+    pub(crate) fn state(&self) -> InvoiceState {
         InvoiceState {
             id: self.id,
             customer_id: self.customer_id,
             currency: self.currency.clone(),
             due_date: self.due_date,
             balance: self.open_balance,
+            charged: self.charged,
+            written_off: self.written_off,
             status: self.status,
-            touched,
+            touched: false,
         }
     }
 }
@@ -213,8 +220,28 @@ pub(crate) async fn insert(
         })?
         .at(ctx.now);
     let checked = check(input, &customer)?;
+    let entry_kind = match kind {
+        InvoiceKind::Invoice => EntryKind::InvoiceIssued,
+        InvoiceKind::NsfFee => EntryKind::NsfFee,
+    };
+    let id = Uuid::now_v7();
+    let issue = [ledger::issue(id, checked.amount, entry_kind)];
+    let mut states = [InvoiceState {
+        id,
+        customer_id: customer.id,
+        currency: checked.currency.clone(),
+        due_date: checked.due_date,
+        balance: Decimal::ZERO,
+        charged: Decimal::ZERO,
+        written_off: false,
+        status: InvoiceStatus::Open,
+        touched: false,
+    }];
+    // The row is written with its final balance, so the entry needs no second write.
+    ledger::post_to(&mut states, &mut [], &issue)?;
+    let [state] = states;
     let invoice = Invoice {
-        id: Uuid::now_v7(),
+        id,
         number: checked.number,
         external_id: input
             .external_id
@@ -229,8 +256,10 @@ pub(crate) async fn insert(
         currency: checked.currency,
         po_number: input.po_number.clone(),
         project: input.project.clone(),
-        status: InvoiceStatus::Open,
-        open_balance: Decimal::ZERO,
+        status: state.status,
+        open_balance: state.balance,
+        charged: state.charged,
+        written_off: false,
         created_at: ctx.now,
         updated_at: ctx.now,
     };
@@ -248,16 +277,13 @@ pub(crate) async fn insert(
             invoices::po_number.eq(&invoice.po_number),
             invoices::project.eq(&invoice.project),
             invoices::status.eq(invoice.status),
-            invoices::open_balance.eq(Decimal::ZERO),
+            invoices::open_balance.eq(invoice.open_balance),
+            invoices::charged.eq(invoice.charged),
             invoices::created_at.eq(ctx.now),
             invoices::updated_at.eq(ctx.now),
         ))
         .execute(conn)
         .await?;
-    let entry_kind = match kind {
-        InvoiceKind::Invoice => EntryKind::InvoiceIssued,
-        InvoiceKind::NsfFee => EntryKind::NsfFee,
-    };
     let journal = Journal {
         customer_id: invoice.customer_id,
         currency: &invoice.currency,
@@ -265,14 +291,8 @@ pub(crate) async fn insert(
         document_id: None,
         memo: None,
     };
-    journal::post(
-        conn,
-        ctx,
-        &journal,
-        &[ledger::issue(invoice.id, invoice.amount, entry_kind)],
-    )
-    .await?;
-    let invoice = reload(conn, invoice.id).await?;
+    journal::append(conn, ctx, &journal, &issue).await?;
+    let invoice = invoice.shown();
     audit::record(
         conn,
         ctx,
@@ -318,13 +338,7 @@ pub(crate) async fn load(
             Error::NotFound { .. } => Error::NotFound { entity: "invoice" },
             other => other,
         })?;
-    let touched: i64 = ledger_entries::table
-        .filter(ledger_entries::invoice_id.eq(id))
-        .filter(ledger_entries::kind.ne_all([EntryKind::InvoiceIssued, EntryKind::NsfFee]))
-        .count()
-        .get_result(conn)
-        .await?;
-    let state = invoice.state(touched > 0);
+    let state = invoice.state();
     Ok((invoice.shown(), state))
 }
 
@@ -380,7 +394,14 @@ pub async fn void(
         customer::load_visible(conn, ctx, customer_id, true)
             .await
             .map_err(|_| Error::NotFound { entity: "invoice" })?;
-        let (before, state) = load(conn, ctx, id, true).await?;
+        let (before, mut state) = load(conn, ctx, id, true).await?;
+        let others: i64 = ledger_entries::table
+            .filter(ledger_entries::invoice_id.eq(id))
+            .filter(ledger_entries::kind.ne_all([EntryKind::InvoiceIssued, EntryKind::NsfFee]))
+            .count()
+            .get_result(conn)
+            .await?;
+        state.touched = others > 0;
         let posting = ledger::void(&state)?;
         let journal = Journal {
             customer_id,
@@ -389,7 +410,7 @@ pub async fn void(
             document_id: None,
             memo: Some(&reason),
         };
-        journal::post(conn, ctx, &journal, &[posting]).await?;
+        journal::post(conn, ctx, &journal, &[posting], &mut [state], &mut []).await?;
         let after = reload(conn, id).await?;
         audit::record(
             conn,
@@ -501,7 +522,7 @@ pub(crate) async fn open_for_customer(
     conn: &mut AsyncPgConnection,
     customer_id: Uuid,
     currency: &str,
-) -> Result<Vec<InvoiceState>> {
+) -> Result<Vec<Invoice>> {
     let rows: Vec<Invoice> = invoices::table
         .filter(invoices::customer_id.eq(customer_id))
         .filter(invoices::currency.eq(currency))
@@ -511,7 +532,41 @@ pub(crate) async fn open_for_customer(
         .for_update()
         .load(conn)
         .await?;
-    Ok(rows.iter().map(|i| i.state(true)).collect())
+    Ok(rows)
+}
+
+/// Locks the named invoices (in id order, the lock order) for a payment of `customer_id`
+/// and returns them in the order asked; or the index of the first that is missing or
+/// another customer's, and whether the caller may see that one at all.
+pub(crate) async fn lock_for_customer(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    customer_id: Uuid,
+    ids: &[Uuid],
+) -> Result<std::result::Result<Vec<Invoice>, (usize, bool)>> {
+    let mut sorted = ids.to_vec();
+    sorted.sort();
+    let rows: Vec<Invoice> = invoices::table
+        .filter(invoices::id.eq_any(&sorted))
+        .order(invoices::id.asc())
+        .select(Invoice::as_select())
+        .for_update()
+        .load(conn)
+        .await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        match rows.iter().find(|r| r.id == *id) {
+            Some(r) if r.customer_id == customer_id => out.push(r.clone()),
+            Some(r) => {
+                let visible = customer::load_visible(conn, ctx, r.customer_id, false)
+                    .await
+                    .is_ok();
+                return Ok(Err((i, visible)));
+            }
+            None => return Ok(Err((i, false))),
+        }
+    }
+    Ok(Ok(out))
 }
 
 /// Whether an upsert would rewrite money that was posted: it may change descriptive

@@ -1,18 +1,19 @@
-//! Writing ledger entries. Every balance change goes through [`post`], which appends the
-//! entries and, in the same transaction, recomputes the cached balance and status of
-//! every invoice and payment they touch from the entries themselves.
+//! Writing ledger entries. [`post`] moves the loaded (and locked) states of the invoices
+//! and payments the postings touch with `ledger::post_to` — the one definition of an
+//! entry's effect — appends the entries, and saves the moved balances, all inside the
+//! caller's transaction. Entries are the record; the cached balances follow them, and
+//! the tests check on the whole database that they always agree.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Numeric, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::access::Context;
-use crate::error::{Error, Result};
-use crate::ledger::{EntryKind, InvoiceStatus, Posting, effects, invoice_status};
+use crate::error::Result;
+use crate::ledger::{self, EntryKind, InvoiceState, PaymentState, Posting};
 use crate::money;
 use crate::schema::{invoices, ledger_entries, payments};
 
@@ -58,14 +59,30 @@ pub struct Journal<'a> {
     pub memo: Option<&'a str>,
 }
 
+/// Moves the states, appends the entries and saves the touched balances.
 pub async fn post(
     conn: &mut AsyncPgConnection,
     ctx: &Context,
     journal: &Journal<'_>,
     postings: &[Posting],
-) -> Result<Vec<LedgerEntry>> {
+    invoices: &mut [InvoiceState],
+    payments: &mut [PaymentState],
+) -> Result<()> {
+    ledger::post_to(invoices, payments, postings)?;
+    append(conn, ctx, journal, postings).await?;
+    save(conn, ctx.now, postings, invoices, payments).await
+}
+
+/// Appends entries only: for callers that wrote the rows they touch with their final
+/// balances already (a new invoice, a new payment).
+pub async fn append(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    journal: &Journal<'_>,
+    postings: &[Posting],
+) -> Result<()> {
     if postings.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let rows: Vec<_> = postings
         .iter()
@@ -87,112 +104,50 @@ pub async fn post(
             )
         })
         .collect();
-    let entries: Vec<LedgerEntry> = diesel::insert_into(ledger_entries::table)
+    diesel::insert_into(ledger_entries::table)
         .values(rows)
-        .returning(LedgerEntry::as_returning())
-        .get_results(conn)
-        .await?;
-    let (touched_invoices, touched_payments) = effects(postings);
-    let mut invoice_ids: Vec<Uuid> = touched_invoices.into_keys().collect();
-    invoice_ids.sort();
-    for id in invoice_ids {
-        refresh_invoice(conn, id, ctx.now).await?;
-    }
-    let mut payment_ids: Vec<Uuid> = touched_payments.into_keys().collect();
-    payment_ids.sort();
-    for id in payment_ids {
-        refresh_payment(conn, id, ctx.now).await?;
-    }
-    Ok(entries.into_iter().map(LedgerEntry::shown).collect())
-}
-
-#[derive(QueryableByName)]
-struct InvoiceTotals {
-    #[diesel(sql_type = Numeric)]
-    balance: Decimal,
-    #[diesel(sql_type = Numeric)]
-    charged: Decimal,
-    #[diesel(sql_type = Bool)]
-    voided: bool,
-    #[diesel(sql_type = Bool)]
-    written_off: bool,
-}
-
-/// Recomputes an invoice's open balance and status from its entries.
-async fn refresh_invoice(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> Result<()> {
-    let totals: InvoiceTotals = diesel::sql_query(format!(
-        "SELECT coalesce(sum(amount), 0) AS balance, \
-                coalesce(sum(amount) FILTER (WHERE {}), 0) AS charged, \
-                coalesce(bool_or(kind = 'invoice_voided'), false) AS voided, \
-                coalesce(bool_or(kind = 'write_off'), false) AS written_off \
-         FROM ledger_entries WHERE invoice_id = $1",
-        crate::ledger::CHARGE_FILTER_SQL
-    ))
-    .bind::<SqlUuid, _>(id)
-    .get_result(conn)
-    .await?;
-    if totals.balance < Decimal::ZERO {
-        // The planners refuse this; reaching it means a rule is missing. Roll back.
-        return Err(Error::Internal(format!("invoice {id} would go negative")));
-    }
-    let current: InvoiceStatus = invoices::table
-        .find(id)
-        .select(invoices::status)
-        .first(conn)
-        .await?;
-    let mut status = invoice_status(
-        totals.balance,
-        totals.charged,
-        totals.voided,
-        totals.written_off,
-    );
-    // A dispute keeps the invoice disputed while money is still open on it.
-    if current == InvoiceStatus::Disputed && totals.balance > Decimal::ZERO {
-        status = InvoiceStatus::Disputed;
-    }
-    diesel::update(invoices::table.find(id))
-        .set((
-            invoices::open_balance.eq(totals.balance),
-            invoices::status.eq(status),
-            invoices::updated_at.eq(now),
-        ))
         .execute(conn)
         .await?;
     Ok(())
 }
 
-#[derive(QueryableByName)]
-struct PaymentTotals {
-    #[diesel(sql_type = Numeric)]
-    on_account: Decimal,
-    #[diesel(sql_type = Numeric)]
-    refunded: Decimal,
-}
-
-/// Recomputes a payment's unapplied and refunded amounts from its entries.
-async fn refresh_payment(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> Result<()> {
-    let totals: PaymentTotals = diesel::sql_query(
-        "SELECT coalesce(sum(amount) FILTER (WHERE invoice_id IS NULL), 0) AS on_account, \
-                coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0) AS refunded \
-         FROM ledger_entries WHERE payment_id = $1",
-    )
-    .bind::<SqlUuid, _>(id)
-    .get_result(conn)
-    .await?;
-    let unapplied = -totals.on_account;
-    if unapplied < Decimal::ZERO {
-        return Err(Error::Internal(format!(
-            "payment {id} would have negative unapplied cash"
-        )));
+/// Saves the balances of the invoices and payments the postings touched.
+pub async fn save(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    postings: &[Posting],
+    invoices: &[InvoiceState],
+    payments: &[PaymentState],
+) -> Result<()> {
+    for invoice in invoices
+        .iter()
+        .filter(|i| postings.iter().any(|p| p.invoice_id == Some(i.id)))
+    {
+        diesel::update(invoices::table.find(invoice.id))
+            .set((
+                invoices::open_balance.eq(invoice.balance),
+                invoices::charged.eq(invoice.charged),
+                invoices::written_off.eq(invoice.written_off),
+                invoices::status.eq(invoice.status),
+                invoices::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .await?;
     }
-    diesel::update(payments::table.find(id))
-        .set((
-            payments::unapplied.eq(unapplied),
-            payments::refunded.eq(totals.refunded),
-            payments::updated_at.eq(now),
-        ))
-        .execute(conn)
-        .await?;
+    for payment in payments.iter().filter(|x| {
+        postings
+            .iter()
+            .any(|p| p.invoice_id.is_none() && p.payment_id == Some(x.id))
+    }) {
+        diesel::update(payments::table.find(payment.id))
+            .set((
+                payments::unapplied.eq(payment.unapplied),
+                payments::refunded.eq(payment.refunded),
+                payments::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .await?;
+    }
     Ok(())
 }
 
@@ -210,9 +165,4 @@ pub async fn for_invoice(
         .into_iter()
         .map(LedgerEntry::shown)
         .collect())
-}
-
-/// Whether this kind of entry counts as "touching" an invoice for voiding purposes.
-pub fn is_issue(kind: EntryKind) -> bool {
-    matches!(kind, EntryKind::InvoiceIssued | EntryKind::NsfFee)
 }

@@ -73,6 +73,9 @@ pub struct InvoiceState {
     pub currency: String,
     pub due_date: NaiveDate,
     pub balance: Decimal,
+    /// Σ of the entries that bill (see [`is_charge`]): the yardstick for "partially paid".
+    pub charged: Decimal,
+    pub written_off: bool,
     pub status: InvoiceStatus,
     /// Whether anything but its issue was ever posted to it.
     pub touched: bool,
@@ -86,6 +89,7 @@ pub struct PaymentState {
     pub currency: String,
     pub amount: Decimal,
     pub unapplied: Decimal,
+    pub refunded: Decimal,
     pub status: PaymentStatus,
 }
 
@@ -457,6 +461,67 @@ pub fn invoice_status(
     }
 }
 
+/// Moves the balances of the invoices and payments the postings touch: the one place
+/// where an entry's effect on cached state is defined. Every posting's invoice and
+/// payment must be among the given states; nothing may go below zero.
+pub fn post_to(
+    invoices: &mut [InvoiceState],
+    payments: &mut [PaymentState],
+    postings: &[Posting],
+) -> Result<(), Error> {
+    let missing = || Error::Internal("a posting names state that was not loaded".into());
+    for p in postings {
+        match (p.invoice_id, p.payment_id) {
+            (Some(id), _) => {
+                let invoice = invoices
+                    .iter_mut()
+                    .find(|i| i.id == id)
+                    .ok_or_else(missing)?;
+                invoice.balance += p.amount;
+                if is_charge(p) {
+                    invoice.charged += p.amount;
+                }
+                if !matches!(p.kind, EntryKind::InvoiceIssued | EntryKind::NsfFee) {
+                    invoice.touched = true;
+                }
+                invoice.written_off |= p.kind == EntryKind::WriteOff;
+                let voided =
+                    invoice.status == InvoiceStatus::Void || p.kind == EntryKind::InvoiceVoided;
+                let disputed = invoice.status == InvoiceStatus::Disputed;
+                invoice.status = invoice_status(
+                    invoice.balance,
+                    invoice.charged,
+                    voided,
+                    invoice.written_off,
+                );
+                // A dispute keeps the invoice disputed while money is still open on it.
+                if disputed && invoice.balance > Decimal::ZERO {
+                    invoice.status = InvoiceStatus::Disputed;
+                }
+            }
+            (None, Some(id)) => {
+                let payment = payments
+                    .iter_mut()
+                    .find(|x| x.id == id)
+                    .ok_or_else(missing)?;
+                payment.unapplied -= p.amount;
+                if p.kind == EntryKind::Refund {
+                    payment.refunded += p.amount;
+                }
+            }
+            (None, None) => return Err(missing()),
+        }
+    }
+    // The planners refuse anything that would get here; reaching it means a rule is
+    // missing, and the transaction rolls back.
+    if invoices.iter().any(|i| i.balance < Decimal::ZERO)
+        || payments.iter().any(|p| p.unapplied < Decimal::ZERO)
+    {
+        return Err(Error::Internal("a balance would go below zero".into()));
+    }
+    Ok(())
+}
+
 /// Sums postings per invoice and per payment's unapplied cash: the balances they move.
 pub fn effects(postings: &[Posting]) -> (HashMap<Uuid, Decimal>, HashMap<Uuid, Decimal>) {
     let mut invoices: HashMap<Uuid, Decimal> = HashMap::new();
@@ -492,7 +557,6 @@ mod tests {
         customer: Uuid,
         entries: Vec<Posting>,
         invoices: Vec<InvoiceState>,
-        charged: HashMap<Uuid, Decimal>,
         written_off: HashMap<Uuid, (Decimal, Decimal)>,
         payments: Vec<PaymentState>,
         applications: HashMap<Uuid, Vec<Application>>,
@@ -500,37 +564,11 @@ mod tests {
 
     impl Book {
         fn post(&mut self, postings: Vec<Posting>) {
-            let (inv, cash) = effects(&postings);
-            for p in &postings {
-                if let Some(id) = p.invoice_id
-                    && is_charge(p)
-                {
-                    *self.charged.entry(id).or_default() += p.amount;
-                }
+            if post_to(&mut self.invoices, &mut self.payments, &postings).is_ok() {
+                self.entries.extend(postings);
+            } else {
+                panic!("the planners let through a posting that breaks a balance");
             }
-            for i in &mut self.invoices {
-                if let Some(d) = inv.get(&i.id) {
-                    i.balance += d;
-                    i.touched = true;
-                }
-                let voided = postings
-                    .iter()
-                    .any(|p| p.kind == EntryKind::InvoiceVoided && p.invoice_id == Some(i.id))
-                    || i.status == InvoiceStatus::Void;
-                let wo = self.written_off.contains_key(&i.id);
-                i.status = invoice_status(
-                    i.balance,
-                    self.charged.get(&i.id).copied().unwrap_or_default(),
-                    voided,
-                    wo,
-                );
-            }
-            for p in &mut self.payments {
-                if let Some(d) = cash.get(&p.id) {
-                    p.unapplied += d;
-                }
-            }
-            self.entries.extend(postings);
         }
 
         fn issue(&mut self, amount: Decimal, due: u32) {
@@ -541,6 +579,8 @@ mod tests {
                 currency: "USD".into(),
                 due_date: day(due),
                 balance: Decimal::ZERO,
+                charged: Decimal::ZERO,
+                written_off: false,
                 status: InvoiceStatus::Open,
                 touched: false,
             });
@@ -558,6 +598,7 @@ mod tests {
                 currency: "USD".into(),
                 amount,
                 unapplied: Decimal::ZERO,
+                refunded: Decimal::ZERO,
                 status: PaymentStatus::Posted,
             });
             self.post(vec![receive(id, amount)]);
@@ -757,7 +798,7 @@ mod tests {
         ) {
             let invoices: Vec<InvoiceState> = balances.iter().map(|(b, d)| InvoiceState {
                 id: Uuid::new_v4(), customer_id: Uuid::nil(), currency: "USD".into(), due_date: day(*d),
-                balance: cents(*b), status: InvoiceStatus::Open, touched: false,
+                balance: cents(*b), charged: cents(*b), written_off: false, status: InvoiceStatus::Open, touched: false,
             }).collect();
             let (allocations, left) = allocate_oldest_first(cents(amount), &invoices);
             let applied: Decimal = allocations.iter().map(|a| a.1).sum();
@@ -785,6 +826,8 @@ mod tests {
             currency: "USD".into(),
             due_date: day(1),
             balance: cents(10_000),
+            charged: cents(10_000),
+            written_off: false,
             status: InvoiceStatus::Open,
             touched: false,
         };
@@ -794,6 +837,7 @@ mod tests {
             currency: "USD".into(),
             amount: cents(5_000),
             unapplied: cents(5_000),
+            refunded: Decimal::ZERO,
             status: PaymentStatus::Posted,
         };
         let code = |r: Result<[Posting; 2], Error>| match r {
@@ -921,6 +965,7 @@ mod tests {
             currency: "USD".into(),
             amount: cents(900),
             unapplied: cents(0),
+            refunded: Decimal::ZERO,
             status: PaymentStatus::Posted,
         };
         let apps: Vec<Application> = (0..3)

@@ -17,7 +17,7 @@ use crate::deduction::{self, DeductionReason};
 use crate::error::{Error, Problems, Result};
 use crate::invoice::{self, InvoiceKind, NewInvoice};
 use crate::journal::{self, Journal};
-use crate::ledger::{self, Application, PaymentState, PaymentStatus};
+use crate::ledger::{self, Application, InvoiceState, PaymentState, PaymentStatus, Posting};
 use crate::money::{self, Currency};
 use crate::page::{Page, PageRequest};
 use crate::schema::{customers, payment_applications, payments};
@@ -165,6 +165,7 @@ impl Row {
             currency: self.currency.clone(),
             amount: self.amount,
             unapplied: self.unapplied,
+            refunded: self.refunded,
             status: self.status,
         }
     }
@@ -180,9 +181,14 @@ async fn assemble(conn: &mut AsyncPgConnection, row: Row) -> Result<Payment> {
         .select(PaymentApplication::as_select())
         .load(conn)
         .await?;
+    Ok(present(row, applications))
+}
+
+/// The payment as the API shows it, amounts in the currency's places.
+fn present(row: Row, applications: Vec<PaymentApplication>) -> Payment {
     let c = row.currency.clone();
     let shown = |d: Decimal| money::in_minor_units(d, &c);
-    Ok(Payment {
+    Payment {
         id: row.id,
         external_id: row.external_id,
         customer_id: row.customer_id,
@@ -205,7 +211,7 @@ async fn assemble(conn: &mut AsyncPgConnection, row: Row) -> Result<Payment> {
             .collect(),
         created_at: row.created_at,
         updated_at: row.updated_at,
-    })
+    }
 }
 
 async fn load_row(
@@ -319,6 +325,17 @@ pub async fn post(
         .map_err(map_unique)
 }
 
+/// Posts a payment inside a transaction the caller holds (the idempotent executor's),
+/// sparing a savepoint.
+pub(crate) async fn post_within(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    input: NewPayment,
+) -> Result<Payment> {
+    ctx.actor.require(Permission::PaymentsWrite)?;
+    insert(conn, ctx, &input).await.map_err(map_unique)
+}
+
 async fn insert(
     conn: &mut AsyncPgConnection,
     ctx: &Context,
@@ -357,48 +374,82 @@ async fn insert(
     let Some(currency) = currency else {
         return Err(Error::Internal("currency missing".into()));
     };
-    let id = Uuid::now_v7();
+
+    // Everything is planned in memory first; then each row is written once, final.
+    let mut state = PaymentState {
+        id: Uuid::now_v7(),
+        customer_id: customer.id,
+        currency: currency.code().to_owned(),
+        amount: input.amount,
+        unapplied: Decimal::ZERO,
+        refunded: Decimal::ZERO,
+        status: PaymentStatus::Posted,
+    };
+    let receipt = ledger::receive(state.id, input.amount);
+    ledger::post_to(
+        &mut [],
+        std::slice::from_mut(&mut state),
+        std::slice::from_ref(&receipt),
+    )?;
+    let planned = plan(conn, ctx, &mut state, input.applications.as_deref()).await?;
+    let row = Row {
+        id: state.id,
+        external_id: input
+            .external_id
+            .as_deref()
+            .map(str::trim)
+            .map(str::to_owned),
+        customer_id: customer.id,
+        received_on: input.received_on,
+        amount: input.amount,
+        currency: state.currency.clone(),
+        method: input.method,
+        reference: input.reference.clone(),
+        status: PaymentStatus::Posted,
+        unapplied: state.unapplied,
+        refunded: Decimal::ZERO,
+        returned_at: None,
+        return_reason: None,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+    };
     diesel::insert_into(payments::table)
         .values((
-            payments::id.eq(id),
-            payments::external_id.eq(input.external_id.as_deref().map(str::trim)),
-            payments::customer_id.eq(customer.id),
-            payments::received_on.eq(input.received_on),
-            payments::amount.eq(input.amount),
-            payments::currency.eq(currency.code()),
-            payments::method.eq(input.method),
-            payments::reference.eq(&input.reference),
-            payments::status.eq(PaymentStatus::Posted),
-            payments::unapplied.eq(Decimal::ZERO),
+            payments::id.eq(row.id),
+            payments::external_id.eq(&row.external_id),
+            payments::customer_id.eq(row.customer_id),
+            payments::received_on.eq(row.received_on),
+            payments::amount.eq(row.amount),
+            payments::currency.eq(&row.currency),
+            payments::method.eq(row.method),
+            payments::reference.eq(&row.reference),
+            payments::status.eq(row.status),
+            payments::unapplied.eq(row.unapplied),
             payments::created_at.eq(ctx.now),
             payments::updated_at.eq(ctx.now),
         ))
         .execute(conn)
         .await?;
+    let mut postings = vec![receipt];
+    postings.extend(planned.postings.iter().cloned());
     let journal = Journal {
         customer_id: customer.id,
-        currency: currency.code(),
+        currency: &row.currency,
         effective_on: input.received_on,
         document_id: None,
         memo: None,
     };
-    journal::post(conn, ctx, &journal, &[ledger::receive(id, input.amount)]).await?;
-    let row = load_row(conn, ctx, id, true).await?;
-    distribute(
-        conn,
-        ctx,
-        &row,
-        input.applications.as_deref(),
-        input.received_on,
-    )
-    .await?;
-    let payment = fetch(conn, ctx, id).await?;
+    journal::append(conn, ctx, &journal, &postings).await?;
+    // The payment row is already final; only the invoices need their new balances.
+    journal::save(conn, ctx.now, &planned.postings, &planned.invoices, &[]).await?;
+    let applications = record(conn, ctx, row.id, &planned).await?;
+    let payment = present(row, applications);
     audit::record(
         conn,
         ctx,
         "payment.post",
         "payment",
-        id,
+        payment.id,
         None::<&()>,
         Some(&payment),
     )
@@ -432,56 +483,81 @@ fn check_applications(apps: &[NewApplication], currency: Option<Currency>, p: &m
     }
 }
 
-/// Applies a payment's unapplied cash: as asked, or oldest due first when `None`.
-async fn distribute(
+/// Applications planned in memory, to be written.
+struct Planned {
+    postings: Vec<Posting>,
+    /// States of the invoices applied to, moved by the postings.
+    invoices: Vec<InvoiceState>,
+    /// (invoice, amount) per application, in order.
+    applied: Vec<(Uuid, Decimal)>,
+    /// Short pays: the invoice, what stays open, and the customer's reason.
+    deductions: Vec<(invoice::Invoice, Decimal, DeductionReason)>,
+}
+
+/// Locks the invoices, plans each application with the ledger rules and moves the
+/// payment's and invoices' states: as asked, or oldest due first when `None`.
+async fn plan(
     conn: &mut AsyncPgConnection,
     ctx: &Context,
-    payment: &Row,
-    applications: Option<&[NewApplication]>,
-    effective_on: NaiveDate,
-) -> Result<()> {
-    let plan: Vec<NewApplication> = match applications {
-        Some(apps) => apps.to_vec(),
+    payment: &mut PaymentState,
+    requested: Option<&[NewApplication]>,
+) -> Result<Planned> {
+    let (requests, rows): (Vec<NewApplication>, Vec<invoice::Invoice>) = match requested {
+        Some(apps) => {
+            let ids: Vec<Uuid> = apps.iter().map(|a| a.invoice_id).collect();
+            match invoice::lock_for_customer(conn, ctx, payment.customer_id, &ids).await? {
+                Ok(rows) => (apps.to_vec(), rows),
+                Err((i, visible)) => {
+                    let field = format!("applications[{i}].invoice_id");
+                    return Err(if visible {
+                        Error::validation(
+                            &field,
+                            "other_customer",
+                            "the invoice belongs to another customer",
+                        )
+                    } else {
+                        Error::validation(&field, "unknown_invoice", "no such invoice")
+                    });
+                }
+            }
+        }
         None => {
             let open =
                 invoice::open_for_customer(conn, payment.customer_id, &payment.currency).await?;
-            let (allocations, _) = ledger::allocate_oldest_first(payment.unapplied, &open);
-            allocations
+            let states: Vec<InvoiceState> = open.iter().map(invoice::Invoice::state).collect();
+            let (allocations, _) = ledger::allocate_oldest_first(payment.unapplied, &states);
+            let requests: Vec<NewApplication> = allocations
                 .into_iter()
                 .map(|(invoice_id, amount)| NewApplication {
                     invoice_id,
                     amount,
                     short_pay_reason: None,
                 })
-                .collect()
+                .collect();
+            let rows = requests
+                .iter()
+                .filter_map(|r| open.iter().find(|o| o.id == r.invoice_id).cloned())
+                .collect();
+            (requests, rows)
         }
     };
-    let mut state = payment.state();
-    for (i, app) in plan.iter().enumerate() {
+    let mut invoices: Vec<InvoiceState> = rows.iter().map(invoice::Invoice::state).collect();
+    let mut planned = Planned {
+        postings: Vec::new(),
+        invoices: Vec::new(),
+        applied: Vec::new(),
+        deductions: Vec::new(),
+    };
+    for (i, app) in requests.iter().enumerate() {
         let name = format!("applications[{i}]");
-        let (inv, inv_state) = invoice::load(conn, ctx, app.invoice_id, true)
-            .await
-            .map_err(|e| match e {
-                Error::NotFound { .. } => Error::validation(
-                    &format!("{name}.invoice_id"),
-                    "unknown_invoice",
-                    "no such invoice",
-                ),
-                other => other,
-            })?;
-        let postings = ledger::apply(&state, &inv_state, app.amount, &name)?;
-        let journal = Journal {
-            customer_id: state.customer_id,
-            currency: &state.currency,
-            effective_on,
-            document_id: None,
-            memo: None,
-        };
-        journal::post(conn, ctx, &journal, &postings).await?;
-        record_application(conn, ctx, state.id, inv.id, app.amount).await?;
-        state.unapplied -= app.amount;
+        let postings = ledger::apply(payment, &invoices[i], app.amount, &name)?;
+        ledger::post_to(
+            std::slice::from_mut(&mut invoices[i]),
+            std::slice::from_mut(payment),
+            &postings,
+        )?;
         if let Some(reason) = app.short_pay_reason {
-            let remaining = inv_state.balance - app.amount;
+            let remaining = invoices[i].balance;
             if remaining <= Decimal::ZERO {
                 return Err(Error::validation(
                     &format!("{name}.short_pay_reason"),
@@ -489,10 +565,50 @@ async fn distribute(
                     "the application settles the invoice; nothing is short",
                 ));
             }
-            deduction::open(conn, ctx, state.id, &inv, remaining, reason).await?;
+            planned
+                .deductions
+                .push((rows[i].clone(), remaining, reason));
         }
+        planned.postings.extend(postings);
+        planned.applied.push((app.invoice_id, app.amount));
     }
-    Ok(())
+    planned.invoices = invoices;
+    Ok(planned)
+}
+
+/// Writes the application rows (and deductions) of a plan whose entries are posted.
+async fn record(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    payment_id: Uuid,
+    planned: &Planned,
+) -> Result<Vec<PaymentApplication>> {
+    let applications: Vec<PaymentApplication> = if planned.applied.is_empty() {
+        Vec::new()
+    } else {
+        let rows: Vec<_> = planned
+            .applied
+            .iter()
+            .map(|(invoice_id, amount)| {
+                (
+                    payment_applications::id.eq(Uuid::now_v7()),
+                    payment_applications::payment_id.eq(payment_id),
+                    payment_applications::invoice_id.eq(*invoice_id),
+                    payment_applications::amount.eq(*amount),
+                    payment_applications::applied_at.eq(ctx.now),
+                )
+            })
+            .collect();
+        diesel::insert_into(payment_applications::table)
+            .values(rows)
+            .returning(PaymentApplication::as_returning())
+            .get_results(conn)
+            .await?
+    };
+    for (inv, remaining, reason) in &planned.deductions {
+        deduction::open(conn, ctx, payment_id, inv, *remaining, *reason).await?;
+    }
+    Ok(applications)
 }
 
 /// Applies a payment's unapplied cash later.
@@ -521,7 +637,25 @@ pub async fn apply(
         let before = assemble(conn, row.clone()).await?;
         let explicit =
             (!request.applications.is_empty()).then_some(request.applications.as_slice());
-        distribute(conn, ctx, &row, explicit, ctx.now.date_naive()).await?;
+        let mut state = row.state();
+        let planned = plan(conn, ctx, &mut state, explicit).await?;
+        let journal = Journal {
+            customer_id: row.customer_id,
+            currency: &row.currency,
+            effective_on: ctx.now.date_naive(),
+            document_id: None,
+            memo: None,
+        };
+        journal::append(conn, ctx, &journal, &planned.postings).await?;
+        journal::save(
+            conn,
+            ctx.now,
+            &planned.postings,
+            &planned.invoices,
+            std::slice::from_ref(&state),
+        )
+        .await?;
+        record(conn, ctx, id, &planned).await?;
         let after = fetch(conn, ctx, id).await?;
         audit::record(
             conn,
@@ -577,10 +711,15 @@ pub async fn return_payment(
             .collect();
         let mut invoice_ids: Vec<Uuid> = live.iter().map(|a| a.invoice_id).collect();
         invoice_ids.sort();
-        for invoice_id in &invoice_ids {
-            invoice::load(conn, ctx, *invoice_id, true).await?;
-        }
-        let postings = ledger::return_payment(&row.state(), &live)?;
+        invoice_ids.dedup();
+        let rows = invoice::lock_for_customer(conn, ctx, row.customer_id, &invoice_ids)
+            .await?
+            .map_err(|_| {
+                Error::Internal("a payment was applied to another customer's invoice".into())
+            })?;
+        let mut states: Vec<InvoiceState> = rows.iter().map(invoice::Invoice::state).collect();
+        let mut payment_state = row.state();
+        let postings = ledger::return_payment(&payment_state, &live)?;
         let today = ctx.now.date_naive();
         let journal = Journal {
             customer_id: row.customer_id,
@@ -589,7 +728,15 @@ pub async fn return_payment(
             document_id: None,
             memo: Some(&reason),
         };
-        journal::post(conn, ctx, &journal, &postings).await?;
+        journal::post(
+            conn,
+            ctx,
+            &journal,
+            &postings,
+            &mut states,
+            std::slice::from_mut(&mut payment_state),
+        )
+        .await?;
         diesel::update(
             payment_applications::table
                 .filter(payment_applications::payment_id.eq(id))
@@ -714,7 +861,8 @@ pub async fn refund(
                 .map_err(|e| Error::Validation(vec![e]))?;
         }
         let before = assemble(conn, row.clone()).await?;
-        let posting = ledger::refund(&row.state(), request.amount)?;
+        let mut payment_state = row.state();
+        let posting = ledger::refund(&payment_state, request.amount)?;
         let journal = Journal {
             customer_id: row.customer_id,
             currency: &row.currency,
@@ -722,7 +870,15 @@ pub async fn refund(
             document_id: None,
             memo: Some(&reason),
         };
-        journal::post(conn, ctx, &journal, &[posting]).await?;
+        journal::post(
+            conn,
+            ctx,
+            &journal,
+            &[posting],
+            &mut [],
+            std::slice::from_mut(&mut payment_state),
+        )
+        .await?;
         let refreshed = load_row(conn, ctx, id, false).await?;
         if refreshed.refunded == refreshed.amount {
             diesel::update(payments::table.find(id))

@@ -131,6 +131,8 @@ diesel::table! {
         project -> Nullable<Text>,
         status -> Text,
         open_balance -> Numeric,
+        charged -> Numeric,
+        written_off -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }

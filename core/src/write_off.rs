@@ -101,7 +101,15 @@ async fn post_entry(
         document_id: Some(write_off.id),
         memo: Some(&write_off.reason),
     };
-    journal::post(conn, ctx, &journal, &[posting]).await?;
+    journal::post(
+        conn,
+        ctx,
+        &journal,
+        &[posting],
+        &mut [state.clone()],
+        &mut [],
+    )
+    .await?;
     Ok(())
 }
 
@@ -283,7 +291,15 @@ pub async fn recover(
             document_id: Some(id),
             memo: Some("write-off recovery"),
         };
-        journal::post(conn, ctx, &journal, &postings).await?;
+        journal::post(
+            conn,
+            ctx,
+            &journal,
+            &postings,
+            &mut [invoice_state.clone()],
+            &mut [payment.clone()],
+        )
+        .await?;
         crate::payment::record_application(
             conn,
             ctx,

@@ -16,6 +16,10 @@ CREATE TABLE invoices (
     project      TEXT,
     status       TEXT NOT NULL CHECK (status IN ('open', 'partially_paid', 'paid', 'disputed', 'written_off', 'void')),
     open_balance NUMERIC(19, 4) NOT NULL CHECK (open_balance >= 0),
+    -- What was billed (issue, fees, positive adjustments, recoveries): "partially paid"
+    -- means the open balance is below it.
+    charged      NUMERIC(19, 4) NOT NULL CHECK (charged >= 0),
+    written_off  BOOLEAN NOT NULL DEFAULT FALSE,
     created_at   TIMESTAMPTZ NOT NULL,
     updated_at   TIMESTAMPTZ NOT NULL
 );
