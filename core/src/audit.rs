@@ -35,6 +35,45 @@ pub struct AuditEvent {
     pub request_id: Option<String>,
 }
 
+/// An audit event ready to insert (alone with [`record`], or pipelined with other writes).
+#[derive(Debug, Insertable)]
+#[diesel(table_name = audit_events)]
+pub struct NewAuditEvent {
+    id: Uuid,
+    occurred_at: DateTime<Utc>,
+    actor_kind: &'static str,
+    actor_id: Option<Uuid>,
+    action: String,
+    entity_type: String,
+    entity_id: Uuid,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+    request_id: Option<String>,
+}
+
+pub fn event<B: Serialize, A: Serialize>(
+    ctx: &Context,
+    action: &str,
+    entity_type: &str,
+    entity_id: Uuid,
+    before: Option<&B>,
+    after: Option<&A>,
+) -> NewAuditEvent {
+    let to_json = |v: &dyn erased::Json| v.json();
+    NewAuditEvent {
+        id: Uuid::now_v7(),
+        occurred_at: ctx.now,
+        actor_kind: ctx.actor.kind(),
+        actor_id: ctx.actor.id(),
+        action: action.to_owned(),
+        entity_type: entity_type.to_owned(),
+        entity_id,
+        before: before.map(|b| to_json(b)),
+        after: after.map(|a| to_json(a)),
+        request_id: ctx.request_id.clone(),
+    }
+}
+
 /// Writes one audit event. Call it inside the transaction of the change it records.
 pub async fn record<B: Serialize, A: Serialize>(
     conn: &mut AsyncPgConnection,
@@ -45,20 +84,8 @@ pub async fn record<B: Serialize, A: Serialize>(
     before: Option<&B>,
     after: Option<&A>,
 ) -> Result<()> {
-    let to_json = |v: &dyn erased::Json| v.json();
     diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::id.eq(Uuid::now_v7()),
-            audit_events::occurred_at.eq(ctx.now),
-            audit_events::actor_kind.eq(ctx.actor.kind()),
-            audit_events::actor_id.eq(ctx.actor.id()),
-            audit_events::action.eq(action),
-            audit_events::entity_type.eq(entity_type),
-            audit_events::entity_id.eq(entity_id),
-            audit_events::before.eq(before.map(|b| to_json(b))),
-            audit_events::after.eq(after.map(|a| to_json(a))),
-            audit_events::request_id.eq(ctx.request_id.as_deref()),
-        ))
+        .values(event(ctx, action, entity_type, entity_id, before, after))
         .execute(conn)
         .await?;
     Ok(())

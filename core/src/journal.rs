@@ -111,6 +111,82 @@ pub async fn append(
     Ok(())
 }
 
+/// One statement of a pipelined write.
+pub type Write<'a> = futures_util::future::BoxFuture<'a, diesel::QueryResult<usize>>;
+
+/// The statements of [`append`] and [`save`], to be sent pipelined with others: the
+/// server still runs them one after the other, in order, within the transaction.
+pub fn writes<'a>(
+    conn: &'a AsyncPgConnection,
+    ctx: &Context,
+    journal: &Journal<'_>,
+    postings: &[Posting],
+    invoices: &[InvoiceState],
+    payments: &[PaymentState],
+) -> Vec<Write<'a>> {
+    let mut c = conn;
+    let mut out: Vec<Write<'a>> = Vec::new();
+    if !postings.is_empty() {
+        let rows: Vec<_> = postings
+            .iter()
+            .map(|p| {
+                (
+                    ledger_entries::id.eq(Uuid::now_v7()),
+                    ledger_entries::customer_id.eq(journal.customer_id),
+                    ledger_entries::invoice_id.eq(p.invoice_id),
+                    ledger_entries::payment_id.eq(p.payment_id),
+                    ledger_entries::kind.eq(p.kind),
+                    ledger_entries::amount.eq(p.amount),
+                    ledger_entries::currency.eq(journal.currency.to_owned()),
+                    ledger_entries::effective_on.eq(journal.effective_on),
+                    ledger_entries::posted_at.eq(ctx.now),
+                    ledger_entries::document_id.eq(journal.document_id),
+                    ledger_entries::memo.eq(journal.memo.map(str::to_owned)),
+                    ledger_entries::actor_kind.eq(ctx.actor.kind()),
+                    ledger_entries::actor_id.eq(ctx.actor.id()),
+                )
+            })
+            .collect();
+        out.push(
+            diesel::insert_into(ledger_entries::table)
+                .values(rows)
+                .execute(&mut c),
+        );
+    }
+    for invoice in invoices
+        .iter()
+        .filter(|i| postings.iter().any(|p| p.invoice_id == Some(i.id)))
+    {
+        out.push(
+            diesel::update(invoices::table.find(invoice.id))
+                .set((
+                    invoices::open_balance.eq(invoice.balance),
+                    invoices::charged.eq(invoice.charged),
+                    invoices::written_off.eq(invoice.written_off),
+                    invoices::status.eq(invoice.status),
+                    invoices::updated_at.eq(ctx.now),
+                ))
+                .execute(&mut c),
+        );
+    }
+    for payment in payments.iter().filter(|x| {
+        postings
+            .iter()
+            .any(|p| p.invoice_id.is_none() && p.payment_id == Some(x.id))
+    }) {
+        out.push(
+            diesel::update(payments::table.find(payment.id))
+                .set((
+                    payments::unapplied.eq(payment.unapplied),
+                    payments::refunded.eq(payment.refunded),
+                    payments::updated_at.eq(ctx.now),
+                ))
+                .execute(&mut c),
+        );
+    }
+    out
+}
+
 /// Saves the balances of the invoices and payments the postings touched.
 pub async fn save(
     conn: &mut AsyncPgConnection,

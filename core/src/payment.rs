@@ -413,23 +413,20 @@ async fn insert(
         created_at: ctx.now,
         updated_at: ctx.now,
     };
-    diesel::insert_into(payments::table)
-        .values((
-            payments::id.eq(row.id),
-            payments::external_id.eq(&row.external_id),
-            payments::customer_id.eq(row.customer_id),
-            payments::received_on.eq(row.received_on),
-            payments::amount.eq(row.amount),
-            payments::currency.eq(&row.currency),
-            payments::method.eq(row.method),
-            payments::reference.eq(&row.reference),
-            payments::status.eq(row.status),
-            payments::unapplied.eq(row.unapplied),
-            payments::created_at.eq(ctx.now),
-            payments::updated_at.eq(ctx.now),
-        ))
-        .execute(conn)
-        .await?;
+    // The writes go out pipelined: one round trip instead of one per statement. Their
+    // foreign keys are checked at commit, so their order does not matter.
+    let applications: Vec<PaymentApplication> = planned
+        .applied
+        .iter()
+        .map(|(invoice_id, amount)| PaymentApplication {
+            id: Uuid::now_v7(),
+            invoice_id: *invoice_id,
+            amount: *amount,
+            applied_at: ctx.now,
+            reversed_at: None,
+        })
+        .collect();
+    let payment = present(row.clone(), applications.clone());
     let mut postings = vec![receipt];
     postings.extend(planned.postings.iter().cloned());
     let journal = Journal {
@@ -439,21 +436,72 @@ async fn insert(
         document_id: None,
         memo: None,
     };
-    journal::append(conn, ctx, &journal, &postings).await?;
-    // The payment row is already final; only the invoices need their new balances.
-    journal::save(conn, ctx.now, &planned.postings, &planned.invoices, &[]).await?;
-    let applications = record(conn, ctx, row.id, &planned).await?;
-    let payment = present(row, applications);
-    audit::record(
-        conn,
-        ctx,
-        "payment.post",
-        "payment",
-        payment.id,
-        None::<&()>,
-        Some(&payment),
-    )
-    .await?;
+    {
+        let mut c: &AsyncPgConnection = conn;
+        let mut writes: Vec<journal::Write<'_>> = vec![
+            diesel::insert_into(payments::table)
+                .values((
+                    payments::id.eq(row.id),
+                    payments::external_id.eq(row.external_id.clone()),
+                    payments::customer_id.eq(row.customer_id),
+                    payments::received_on.eq(row.received_on),
+                    payments::amount.eq(row.amount),
+                    payments::currency.eq(row.currency.clone()),
+                    payments::method.eq(row.method),
+                    payments::reference.eq(row.reference.clone()),
+                    payments::status.eq(row.status),
+                    payments::unapplied.eq(row.unapplied),
+                    payments::created_at.eq(ctx.now),
+                    payments::updated_at.eq(ctx.now),
+                ))
+                .execute(&mut c),
+        ];
+        // The payment row is written final; only the invoices need their new balances.
+        writes.extend(journal::writes(
+            c,
+            ctx,
+            &journal,
+            &postings,
+            &planned.invoices,
+            &[],
+        ));
+        if !applications.is_empty() {
+            let rows: Vec<_> = applications
+                .iter()
+                .map(|a| {
+                    (
+                        payment_applications::id.eq(a.id),
+                        payment_applications::payment_id.eq(row.id),
+                        payment_applications::invoice_id.eq(a.invoice_id),
+                        payment_applications::amount.eq(a.amount),
+                        payment_applications::applied_at.eq(a.applied_at),
+                    )
+                })
+                .collect();
+            writes.push(
+                diesel::insert_into(payment_applications::table)
+                    .values(rows)
+                    .execute(&mut c),
+            );
+        }
+        let event = audit::event(
+            ctx,
+            "payment.post",
+            "payment",
+            payment.id,
+            None::<&()>,
+            Some(&payment),
+        );
+        writes.push(
+            diesel::insert_into(crate::schema::audit_events::table)
+                .values(event)
+                .execute(&mut c),
+        );
+        futures_util::future::try_join_all(writes).await?;
+    }
+    for (inv, remaining, reason) in &planned.deductions {
+        deduction::open(conn, ctx, payment.id, inv, *remaining, *reason).await?;
+    }
     Ok(payment)
 }
 
