@@ -42,11 +42,11 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
+fn number<T: std::str::FromStr>(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
     match var(name) {
         None => Ok(default),
         Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
@@ -58,6 +58,13 @@ fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, Con
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (the environment, or a map in tests); blank
+    /// values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let env = match var("RECOUP_ENV").as_deref() {
             None | Some("development") => Environment::Development,
             Some("test") => Environment::Test,
@@ -109,20 +116,31 @@ impl Config {
             bind: var("RECOUP_BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
             admin_email: var("RECOUP_ADMIN_EMAIL"),
             admin_password,
-            access_token_ttl: Duration::from_secs(number("RECOUP_ACCESS_TOKEN_TTL_SECS", 900)?),
+            access_token_ttl: Duration::from_secs(number(
+                &var,
+                "RECOUP_ACCESS_TOKEN_TTL_SECS",
+                900,
+            )?),
             refresh_token_ttl: Duration::from_secs(number(
+                &var,
                 "RECOUP_REFRESH_TOKEN_TTL_SECS",
                 30 * 24 * 3600,
             )?),
-            db_pool_size: number("RECOUP_DB_POOL_SIZE", 16)?,
-            http_workers: number("RECOUP_HTTP_WORKERS", cpus)?,
-            login_max_failures_per_account: number("RECOUP_LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
-            login_max_failures_per_ip: number("RECOUP_LOGIN_MAX_FAILURES_PER_IP", 50)?,
+            db_pool_size: number(&var, "RECOUP_DB_POOL_SIZE", 16)?,
+            http_workers: number(&var, "RECOUP_HTTP_WORKERS", cpus)?,
+            login_max_failures_per_account: number(
+                &var,
+                "RECOUP_LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                5,
+            )?,
+            login_max_failures_per_ip: number(&var, "RECOUP_LOGIN_MAX_FAILURES_PER_IP", 50)?,
             login_failure_window: Duration::from_secs(number(
+                &var,
                 "RECOUP_LOGIN_FAILURE_WINDOW_SECS",
                 900,
             )?),
             write_off_approval_threshold: number(
+                &var,
                 "RECOUP_WRITE_OFF_APPROVAL_THRESHOLD",
                 rust_decimal::Decimal::new(50_000, 2),
             )?,
@@ -149,5 +167,118 @@ impl Config {
             login_failure_window: Duration::from_secs(900),
             write_off_approval_threshold: rust_decimal::Decimal::new(50_000, 2),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const SECRET: &str = "a-real-secret-of-at-least-thirty-two-bytes";
+    const DB: &str = "postgres://recoup@db.internal/recoup";
+
+    #[test]
+    fn development_runs_on_defaults() {
+        let config = with(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.env, Environment::Development);
+        assert_eq!(config.bind, "127.0.0.1:8080");
+        assert_eq!(config.jwt_secret, DEV_JWT_SECRET);
+        assert_eq!(config.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(
+            config.write_off_approval_threshold,
+            rust_decimal::Decimal::new(50_000, 2)
+        );
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_real_secrets() {
+        let prod = ("RECOUP_ENV", "production");
+        assert!(matches!(
+            with(&[prod, ("RECOUP_DATABASE_URL", DB)]),
+            Err(ConfigError::Missing("RECOUP_JWT_SECRET"))
+        ));
+        assert!(matches!(
+            with(&[
+                prod,
+                ("RECOUP_DATABASE_URL", DB),
+                ("RECOUP_JWT_SECRET", "  ")
+            ]),
+            Err(ConfigError::Missing("RECOUP_JWT_SECRET"))
+        ));
+        assert!(matches!(
+            with(&[
+                prod,
+                ("RECOUP_DATABASE_URL", DB),
+                ("RECOUP_JWT_SECRET", DEV_JWT_SECRET)
+            ]),
+            Err(ConfigError::Invalid {
+                name: "RECOUP_JWT_SECRET",
+                ..
+            })
+        ));
+        assert!(matches!(
+            with(&[
+                prod,
+                ("RECOUP_DATABASE_URL", DB),
+                ("RECOUP_JWT_SECRET", "short")
+            ]),
+            Err(ConfigError::Invalid {
+                name: "RECOUP_JWT_SECRET",
+                ..
+            })
+        ));
+        assert!(matches!(
+            with(&[prod, ("RECOUP_JWT_SECRET", SECRET)]),
+            Err(ConfigError::Missing("RECOUP_DATABASE_URL"))
+        ));
+        let ok = with(&[
+            prod,
+            ("RECOUP_JWT_SECRET", SECRET),
+            ("RECOUP_DATABASE_URL", DB),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ok.env, Environment::Production);
+        assert_eq!(ok.database_url, DB);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        assert!(matches!(
+            with(&[("RECOUP_ENV", "staging")]),
+            Err(ConfigError::Invalid {
+                name: "RECOUP_ENV",
+                ..
+            })
+        ));
+        assert!(matches!(
+            with(&[("RECOUP_DB_POOL_SIZE", "lots")]),
+            Err(ConfigError::Invalid {
+                name: "RECOUP_DB_POOL_SIZE",
+                ..
+            })
+        ));
+        assert!(matches!(
+            with(&[("RECOUP_ADMIN_PASSWORD", "short")]),
+            Err(ConfigError::Invalid {
+                name: "RECOUP_ADMIN_PASSWORD",
+                ..
+            })
+        ));
+        assert!(matches!(
+            with(&[("RECOUP_WRITE_OFF_APPROVAL_THRESHOLD", "1,000")]),
+            Err(ConfigError::Invalid {
+                name: "RECOUP_WRITE_OFF_APPROVAL_THRESHOLD",
+                ..
+            })
+        ));
     }
 }
