@@ -3,8 +3,10 @@
 use diesel::Connection;
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::error::{Error, Result};
@@ -18,7 +20,15 @@ pub type PgConn = Object<AsyncPgConnection>;
 const MIGRATION_LOCK: i64 = 0x5245_434f_5550_0001;
 
 pub fn pool(database_url: &str, max_size: usize) -> Result<PgPool> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    // `Fast` recycling checks only for a dangling transaction. The default (`Verified`)
+    // runs a test query on every checkout, a round trip per request; a dead connection
+    // fails its first real query instead and is replaced.
+    let config = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+        ..ManagerConfig::default()
+    };
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     Pool::builder(manager)
         // Below two connections a request that holds one while a nested call needs
         // another deadlocks; see STACK-NOTES.

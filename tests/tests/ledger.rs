@@ -1668,20 +1668,34 @@ async fn concurrent_payments_never_over_apply_an_invoice() -> Result<()> {
     let app = TestApp::spawn_with(|c| c.db_pool_size = 12).await?;
     let accountant = app.user(Role::Accountant).await?;
     let acme = account(&app, "Acme").await?;
-    let inv = app.invoice(&acme, "INV-1", "100.00", "2026-01-01", "2026-01-31").await?;
+    let inv = app
+        .invoice(&acme, "INV-1", "100.00", "2026-01-01", "2026-01-31")
+        .await?;
     let mut tasks = Vec::new();
     for _ in 0..10 {
         let req = app.money(&accountant, "/v1/payments", &json!({"customer_id": acme["id"], "received_on": "2026-02-01", "amount": "60.00", "method": "ach",
             "applications": [{"invoice_id": inv["id"], "amount": "60.00"}]}));
-        tasks.push(tokio::spawn(async move { req.send().await.map(|r| r.status()) }));
+        tasks.push(tokio::spawn(
+            async move { req.send().await.map(|r| r.status()) },
+        ));
     }
     let mut statuses = Vec::new();
     for t in tasks {
         statuses.push(t.await??);
     }
-    let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
     assert_eq!(created, 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY).count(), 9, "{statuses:?}");
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
+            .count(),
+        9,
+        "{statuses:?}"
+    );
     let now = get(&app, &accountant, &format!("/v1/invoices/{}", id_of(&inv))).await?;
     assert_eq!(balance(&now), "40.00");
     assert_eq!(app.count("SELECT 1 FROM payments").await?, 1);
