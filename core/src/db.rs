@@ -23,10 +23,8 @@ pub fn pool(database_url: &str, max_size: usize) -> Result<PgPool> {
     // `Fast` recycling checks only for a dangling transaction. The default (`Verified`)
     // runs a test query on every checkout, a round trip per request; a dead connection
     // fails its first real query instead and is replaced.
-    let config = ManagerConfig {
-        recycling_method: RecyclingMethod::Fast,
-        ..ManagerConfig::default()
-    };
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
     let manager =
         AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(database_url, config);
     Pool::builder(manager)
