@@ -870,6 +870,28 @@ pub async fn list(
     Ok(page.map(|r| r.at(ctx.now)))
 }
 
+/// The customers a caller may see as a subquery of ids, for filtering what hangs off a
+/// customer (invoices, payments, deductions, write-offs); `None` when they see all.
+pub(crate) fn visible_ids(
+    visibility: Visibility,
+) -> Option<customers::BoxedQuery<'static, diesel::pg::Pg, diesel::sql_types::Uuid>> {
+    match visibility {
+        Visibility::All => None,
+        Visibility::AssignedTo(user) => Some(
+            customers::table
+                .filter(customers::assigned_collector_id.eq(user))
+                .select(customers::id)
+                .into_boxed(),
+        ),
+        Visibility::SalesRep(user) => Some(
+            customers::table
+                .filter(customers::sales_rep_id.eq(user))
+                .select(customers::id)
+                .into_boxed(),
+        ),
+    }
+}
+
 /// Touches `updated_at` and records the change (used by holds and contacts, whose
 /// changes alter what the customer shows).
 pub(crate) async fn touch(

@@ -9,14 +9,15 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::access::{Context, Permission, Visibility};
+use crate::access::{Context, Permission};
 use crate::audit;
 use crate::credit_memo::{self, CreditMemo};
+use crate::customer;
 use crate::error::{Error, Result};
 use crate::invoice::{self, Invoice};
 use crate::money;
 use crate::page::{Page, PageRequest};
-use crate::schema::{customers, deductions};
+use crate::schema::deductions;
 
 text_enum! {
     pub enum DeductionReason {
@@ -287,26 +288,8 @@ pub async fn list(
     let mut q = deductions::table
         .select(Deduction::as_select())
         .into_boxed();
-    match ctx.actor.customer_visibility() {
-        Visibility::All => {}
-        Visibility::AssignedTo(user) => {
-            q = q.filter(
-                deductions::customer_id.eq_any(
-                    customers::table
-                        .filter(customers::assigned_collector_id.eq(user))
-                        .select(customers::id),
-                ),
-            )
-        }
-        Visibility::SalesRep(user) => {
-            q = q.filter(
-                deductions::customer_id.eq_any(
-                    customers::table
-                        .filter(customers::sales_rep_id.eq(user))
-                        .select(customers::id),
-                ),
-            )
-        }
+    if let Some(ids) = customer::visible_ids(ctx.actor.customer_visibility()) {
+        q = q.filter(deductions::customer_id.eq_any(ids));
     }
     if let Some(id) = filter.customer_id {
         q = q.filter(deductions::customer_id.eq(id));

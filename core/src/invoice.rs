@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::access::{Context, Permission, Visibility};
+use crate::access::{Context, Permission};
 use crate::audit;
 use crate::customer;
 use crate::db::is_unique_violation;
@@ -17,7 +17,7 @@ use crate::journal::{self, Journal, LedgerEntry};
 use crate::ledger::{self, EntryKind, InvoiceState, InvoiceStatus};
 use crate::money::{self, Currency};
 use crate::page::{Page, PageRequest};
-use crate::schema::{customers, invoices, ledger_entries};
+use crate::schema::{invoices, ledger_entries};
 
 text_enum! {
     pub enum InvoiceKind {
@@ -291,7 +291,7 @@ pub(crate) async fn insert(
         document_id: None,
         memo: None,
     };
-    journal::append(conn, ctx, &journal, &issue).await?;
+    journal::write(conn, ctx, &journal, &issue, &[], &[]).await?;
     let invoice = invoice.shown();
     audit::record(
         conn,
@@ -458,26 +458,8 @@ pub async fn list(
     ctx.actor.require(Permission::InvoicesRead)?;
     let page = PageRequest::<(NaiveDate, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
     let mut q = invoices::table.select(Invoice::as_select()).into_boxed();
-    match ctx.actor.customer_visibility() {
-        Visibility::All => {}
-        Visibility::AssignedTo(user) => {
-            q = q.filter(
-                invoices::customer_id.eq_any(
-                    customers::table
-                        .filter(customers::assigned_collector_id.eq(user))
-                        .select(customers::id),
-                ),
-            )
-        }
-        Visibility::SalesRep(user) => {
-            q = q.filter(
-                invoices::customer_id.eq_any(
-                    customers::table
-                        .filter(customers::sales_rep_id.eq(user))
-                        .select(customers::id),
-                ),
-            )
-        }
+    if let Some(ids) = customer::visible_ids(ctx.actor.customer_visibility()) {
+        q = q.filter(invoices::customer_id.eq_any(ids));
     }
     if let Some(id) = filter.customer_id {
         q = q.filter(invoices::customer_id.eq(id));

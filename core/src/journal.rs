@@ -69,44 +69,20 @@ pub async fn post(
     payments: &mut [PaymentState],
 ) -> Result<()> {
     ledger::post_to(invoices, payments, postings)?;
-    append(conn, ctx, journal, postings).await?;
-    save(conn, ctx.now, postings, invoices, payments).await
+    write(conn, ctx, journal, postings, invoices, payments).await
 }
 
-/// Appends entries only: for callers that wrote the rows they touch with their final
-/// balances already (a new invoice, a new payment).
-pub async fn append(
+/// Appends the entries and saves the balances of the given (already moved) states that
+/// the postings touch. Rows a caller wrote with their final balances are left out.
+pub async fn write(
     conn: &mut AsyncPgConnection,
     ctx: &Context,
     journal: &Journal<'_>,
     postings: &[Posting],
+    invoices: &[InvoiceState],
+    payments: &[PaymentState],
 ) -> Result<()> {
-    if postings.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<_> = postings
-        .iter()
-        .map(|p| {
-            (
-                ledger_entries::id.eq(Uuid::now_v7()),
-                ledger_entries::customer_id.eq(journal.customer_id),
-                ledger_entries::invoice_id.eq(p.invoice_id),
-                ledger_entries::payment_id.eq(p.payment_id),
-                ledger_entries::kind.eq(p.kind),
-                ledger_entries::amount.eq(p.amount),
-                ledger_entries::currency.eq(journal.currency),
-                ledger_entries::effective_on.eq(journal.effective_on),
-                ledger_entries::posted_at.eq(ctx.now),
-                ledger_entries::document_id.eq(journal.document_id),
-                ledger_entries::memo.eq(journal.memo),
-                ledger_entries::actor_kind.eq(ctx.actor.kind()),
-                ledger_entries::actor_id.eq(ctx.actor.id()),
-            )
-        })
-        .collect();
-    diesel::insert_into(ledger_entries::table)
-        .values(rows)
-        .execute(conn)
+    futures_util::future::try_join_all(writes(conn, ctx, journal, postings, invoices, payments))
         .await?;
     Ok(())
 }
@@ -185,46 +161,6 @@ pub fn writes<'a>(
         );
     }
     out
-}
-
-/// Saves the balances of the invoices and payments the postings touched.
-pub async fn save(
-    conn: &mut AsyncPgConnection,
-    now: DateTime<Utc>,
-    postings: &[Posting],
-    invoices: &[InvoiceState],
-    payments: &[PaymentState],
-) -> Result<()> {
-    for invoice in invoices
-        .iter()
-        .filter(|i| postings.iter().any(|p| p.invoice_id == Some(i.id)))
-    {
-        diesel::update(invoices::table.find(invoice.id))
-            .set((
-                invoices::open_balance.eq(invoice.balance),
-                invoices::charged.eq(invoice.charged),
-                invoices::written_off.eq(invoice.written_off),
-                invoices::status.eq(invoice.status),
-                invoices::updated_at.eq(now),
-            ))
-            .execute(conn)
-            .await?;
-    }
-    for payment in payments.iter().filter(|x| {
-        postings
-            .iter()
-            .any(|p| p.invoice_id.is_none() && p.payment_id == Some(x.id))
-    }) {
-        diesel::update(payments::table.find(payment.id))
-            .set((
-                payments::unapplied.eq(payment.unapplied),
-                payments::refunded.eq(payment.refunded),
-                payments::updated_at.eq(now),
-            ))
-            .execute(conn)
-            .await?;
-    }
-    Ok(())
 }
 
 /// The entries of an invoice in posting order.

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::access::{Context, Permission, Visibility};
+use crate::access::{Context, Permission};
 use crate::audit;
 use crate::customer;
 use crate::db::is_unique_violation;
@@ -694,10 +694,10 @@ pub async fn apply(
             document_id: None,
             memo: None,
         };
-        journal::append(conn, ctx, &journal, &planned.postings).await?;
-        journal::save(
+        journal::write(
             conn,
-            ctx.now,
+            ctx,
+            &journal,
             &planned.postings,
             &planned.invoices,
             std::slice::from_ref(&state),
@@ -978,26 +978,8 @@ pub async fn list(
     ctx.actor.require(Permission::PaymentsRead)?;
     let page = PageRequest::<(NaiveDate, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
     let mut q = payments::table.select(Row::as_select()).into_boxed();
-    match ctx.actor.customer_visibility() {
-        Visibility::All => {}
-        Visibility::AssignedTo(user) => {
-            q = q.filter(
-                payments::customer_id.eq_any(
-                    customers::table
-                        .filter(customers::assigned_collector_id.eq(user))
-                        .select(customers::id),
-                ),
-            )
-        }
-        Visibility::SalesRep(user) => {
-            q = q.filter(
-                payments::customer_id.eq_any(
-                    customers::table
-                        .filter(customers::sales_rep_id.eq(user))
-                        .select(customers::id),
-                ),
-            )
-        }
+    if let Some(ids) = customer::visible_ids(ctx.actor.customer_visibility()) {
+        q = q.filter(payments::customer_id.eq_any(ids));
     }
     if let Some(id) = filter.customer_id {
         q = q.filter(payments::customer_id.eq(id));

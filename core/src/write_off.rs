@@ -9,16 +9,17 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::access::{Context, Permission, Visibility};
+use crate::access::{Context, Permission};
 use crate::audit;
 use crate::credit_memo::{check_amount, check_reason, lock_invoice};
+use crate::customer;
 use crate::error::{Error, Result};
 use crate::invoice::{self, Invoice};
 use crate::journal::{self, Journal};
 use crate::ledger::{self, EntryKind};
 use crate::money;
 use crate::page::{Page, PageRequest};
-use crate::schema::{customers, write_offs};
+use crate::schema::write_offs;
 
 text_enum! {
     pub enum WriteOffStatus {
@@ -354,26 +355,8 @@ pub async fn list(
     ctx.actor.require(Permission::InvoicesRead)?;
     let page = PageRequest::<(DateTime<Utc>, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
     let mut q = write_offs::table.select(WriteOff::as_select()).into_boxed();
-    match ctx.actor.customer_visibility() {
-        Visibility::All => {}
-        Visibility::AssignedTo(user) => {
-            q = q.filter(
-                write_offs::customer_id.eq_any(
-                    customers::table
-                        .filter(customers::assigned_collector_id.eq(user))
-                        .select(customers::id),
-                ),
-            )
-        }
-        Visibility::SalesRep(user) => {
-            q = q.filter(
-                write_offs::customer_id.eq_any(
-                    customers::table
-                        .filter(customers::sales_rep_id.eq(user))
-                        .select(customers::id),
-                ),
-            )
-        }
+    if let Some(ids) = customer::visible_ids(ctx.actor.customer_visibility()) {
+        q = q.filter(write_offs::customer_id.eq_any(ids));
     }
     if let Some(id) = filter.customer_id {
         q = q.filter(write_offs::customer_id.eq(id));
