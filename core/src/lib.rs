@@ -28,6 +28,7 @@ pub mod page;
 pub mod password;
 pub mod patch;
 pub mod payment;
+pub mod schedule;
 pub mod schema;
 pub mod session;
 pub mod statement;
