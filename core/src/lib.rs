@@ -8,6 +8,7 @@ mod text_enum;
 
 pub mod access;
 pub mod adjustment;
+pub mod aging;
 pub mod api_key;
 pub mod audit;
 pub mod clock;
