@@ -7,7 +7,7 @@ use std::sync::Arc;
 use recoup_api::config::{Config, Environment};
 use recoup_api::{Application, openapi};
 use recoup_core::clock::SystemClock;
-use recoup_core::{Clock, Context, db, user};
+use recoup_core::{Clock, Context, customer, db, import, invoice, user};
 
 fn init_tracing(config: Option<&Config>) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RECOUP_LOG")
@@ -48,8 +48,11 @@ async fn main() -> ExitCode {
         "serve" => serve(config).await,
         "migrate" => migrate(&config).await,
         "seed-demo" => seed_demo(&config).await,
+        "import" => import_command(&config).await,
         other => {
-            eprintln!("unknown command {other:?}; use serve, migrate, openapi or seed-demo");
+            eprintln!(
+                "unknown command {other:?}; use serve, migrate, openapi, seed-demo or import"
+            );
             return ExitCode::from(2);
         }
     };
@@ -130,15 +133,115 @@ async fn seed_demo(config: &Config) -> anyhow::Result<()> {
             role: *role,
             password: password.clone(),
         };
-        match user::create(&mut conn, &ctx, input).await {
-            Ok(_)
-            | Err(recoup_core::Error::Conflict {
+        let shown = match user::create(&mut conn, &ctx, input).await {
+            Ok(_) => password,
+            // Never overwrite a password someone may have changed since.
+            Err(recoup_core::Error::Conflict {
                 code: "email_taken",
                 ..
-            }) => {}
+            }) => "(existed already; password unchanged)".to_owned(),
             Err(e) => return Err(e.into()),
-        }
-        println!("  {:<16} {:<28} {}", role.as_str(), email, password);
+        };
+        println!("  {:<16} {:<28} {}", role.as_str(), email, shown);
     }
+    let portfolio = std::path::Path::new(DEMO_PORTFOLIO);
+    if invoice::count_all(&mut conn).await? == 0 && portfolio.exists() {
+        println!(
+            "Importing the demo portfolio ({DEMO_PORTFOLIO}: IBM's accounts-receivable sample)…"
+        );
+        let report = import_file(&mut conn, &ctx, portfolio).await?;
+        println!(
+            "  {} rows: {} customers, {} invoices, {} payments, {} errors",
+            report.rows,
+            report.customers_created,
+            report.invoices_created,
+            report.payments_created,
+            report.errors.len()
+        );
+        assign_demo_portfolio(&mut conn, &ctx).await?;
+    }
+    Ok(())
+}
+
+/// The demo portfolio: a copy of IBM's public accounts-receivable sample.
+const DEMO_PORTFOLIO: &str = "data/ibm-accounts-receivable.csv";
+
+async fn import_file(
+    conn: &mut diesel_async::AsyncPgConnection,
+    ctx: &Context,
+    path: &std::path::Path,
+) -> anyhow::Result<import::ImportReport> {
+    let file = std::io::BufReader::new(std::fs::File::open(path)?);
+    let report = import::import_ibm(conn, ctx, file, |r| {
+        if r.rows % 250 == 0 {
+            eprint!("\r  {} rows…", r.rows);
+        }
+    })
+    .await?;
+    eprintln!();
+    Ok(report)
+}
+
+/// Spreads the demo customers over the demo collectors, and gives every other one to
+/// the demo sales rep, so each role has accounts to see.
+async fn assign_demo_portfolio(
+    conn: &mut diesel_async::AsyncPgConnection,
+    ctx: &Context,
+) -> anyhow::Result<()> {
+    let users = user::list(
+        conn,
+        ctx,
+        &user::UserFilter {
+            limit: Some(200),
+            ..Default::default()
+        },
+    )
+    .await?
+    .data;
+    let id_of = |email: &str| users.iter().find(|u| u.email == email).map(|u| u.id);
+    let collectors: Vec<_> = [
+        "collector@recoup.example",
+        "collector2@recoup.example",
+        "field@recoup.example",
+    ]
+    .iter()
+    .filter_map(|e| id_of(e))
+    .collect();
+    let sales = id_of("sales@recoup.example");
+    let customers = customer::list(
+        conn,
+        ctx,
+        &customer::CustomerFilter {
+            limit: Some(200),
+            ..Default::default()
+        },
+    )
+    .await?
+    .data;
+    for (i, c) in customers.iter().enumerate() {
+        let assignment = customer::Assignment {
+            assigned_collector_id: collectors.get(i % collectors.len().max(1)).copied(),
+            sales_rep_id: if i % 2 == 0 { sales } else { None },
+        };
+        customer::assign(conn, ctx, c.id, assignment).await?;
+    }
+    println!(
+        "  assigned {} customers to the demo collectors and sales rep",
+        customers.len()
+    );
+    Ok(())
+}
+
+/// `recoup-api import FILE`: imports an IBM-layout CSV synchronously and prints the report.
+async fn import_command(config: &Config) -> anyhow::Result<()> {
+    let path = std::env::args()
+        .nth(2)
+        .ok_or_else(|| anyhow::anyhow!("usage: recoup-api import FILE.csv"))?;
+    db::migrate(&config.database_url).await?;
+    let pool = db::pool(&config.database_url, 2)?;
+    let mut conn = db::conn(&pool).await?;
+    let ctx = Context::system(SystemClock.now());
+    let report = import_file(&mut conn, &ctx, std::path::Path::new(&path)).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

@@ -633,3 +633,8 @@ pub async fn upsert_external(
     .await
     .map_err(map_unique)
 }
+
+/// How many invoices exist (demo seeding imports a portfolio only into an empty ledger).
+pub async fn count_all(conn: &mut AsyncPgConnection) -> Result<i64> {
+    Ok(invoices::table.count().get_result(conn).await?)
+}

@@ -21,6 +21,7 @@ pub mod error;
 pub mod gl_balance;
 pub mod hold;
 pub mod idempotency;
+pub mod import;
 pub mod invoice;
 pub mod journal;
 pub mod ledger;
