@@ -37,6 +37,8 @@ text_enum! {
         GlBalancesRead = "gl_balances:read",
         GlBalancesWrite = "gl_balances:write",
         ReportsRead = "reports:read",
+        TasksRead = "tasks:read",
+        TasksWrite = "tasks:write",
     }
 }
 
@@ -109,10 +111,17 @@ impl Role {
                     | P::InvoicesRead
                     | P::PaymentsRead
                     | P::WriteOffsRequest
+                    | P::TasksRead
+                    | P::TasksWrite
             ),
             Role::FieldCollector => matches!(
                 permission,
-                P::CustomersRead | P::ContactsWrite | P::InvoicesRead | P::PaymentsRead
+                P::CustomersRead
+                    | P::ContactsWrite
+                    | P::InvoicesRead
+                    | P::PaymentsRead
+                    | P::TasksRead
+                    | P::TasksWrite
             ),
             Role::Accountant => matches!(
                 permission,
@@ -129,10 +138,12 @@ impl Role {
                     | P::GlBalancesRead
                     | P::GlBalancesWrite
                     | P::ReportsRead
+                    | P::TasksRead
+                    | P::TasksWrite
             ),
             Role::Sales => matches!(
                 permission,
-                P::CustomersRead | P::InvoicesRead | P::PaymentsRead
+                P::CustomersRead | P::InvoicesRead | P::PaymentsRead | P::TasksRead
             ),
             Role::Auditor => !matches!(
                 permission,
@@ -151,6 +162,7 @@ impl Role {
                     | P::WriteOffsApprove
                     | P::DeductionsResolve
                     | P::GlBalancesWrite
+                    | P::TasksWrite
             ),
         }
     }

@@ -1,35 +1,49 @@
-//! Follow-up tasks for people. The ledger makes them (a returned payment tells the
-//! collector); the worklist issue adds their routes and the other makers.
+//! Follow-up tasks for people: made by hand, and by the system (a returned payment
+//! tasks the collector; broken promises and missed installments will too).
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde::Serialize;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::access::Context;
+use crate::access::{Context, Permission};
 use crate::audit;
-use crate::error::Result;
-use crate::schema::tasks;
+use crate::customer;
+use crate::error::{Error, Problems, Result};
+use crate::page::{Page, PageRequest};
+use crate::schema::{tasks, users};
 
-#[derive(Debug, Clone, Serialize, Queryable, Selectable, utoipa::ToSchema)]
+text_enum! {
+    pub enum TaskStatus {
+        Open = "open",
+        Done = "done",
+        Cancelled = "cancelled",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Queryable, Selectable, utoipa::ToSchema)]
 #[diesel(table_name = tasks)]
 pub struct Task {
     pub id: Uuid,
     pub customer_id: Uuid,
     pub assignee_id: Option<Uuid>,
-    #[schema(example = "payment_returned")]
+    /// What kind of follow-up: `call`, `email`, `visit`, `review`, or one the system
+    /// makes (`payment_returned`, …).
+    #[schema(example = "call")]
     pub kind: String,
+    #[schema(example = "Call AP about the March invoices")]
     pub title: String,
     pub due_on: NaiveDate,
-    #[schema(example = "open")]
-    pub status: String,
+    pub status: TaskStatus,
+    /// What made the task (`payment`, `activity`, …), when the system did.
     pub source_type: Option<String>,
     pub source_id: Option<Uuid>,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
+/// A task the system makes inside another operation's transaction.
 pub struct NewTask<'a> {
     pub customer_id: Uuid,
     pub assignee_id: Option<Uuid>,
@@ -49,7 +63,7 @@ pub async fn create(conn: &mut AsyncPgConnection, ctx: &Context, new: NewTask<'_
             tasks::kind.eq(new.kind),
             tasks::title.eq(&new.title),
             tasks::due_on.eq(new.due_on),
-            tasks::status.eq("open"),
+            tasks::status.eq(TaskStatus::Open),
             tasks::source_type.eq(new.source.map(|s| s.0)),
             tasks::source_id.eq(new.source.map(|s| s.1)),
             tasks::created_at.eq(ctx.now),
@@ -69,4 +83,252 @@ pub async fn create(conn: &mut AsyncPgConnection, ctx: &Context, new: NewTask<'_
     )
     .await?;
     Ok(task)
+}
+
+/// `POST /v1/tasks`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTaskRequest {
+    pub customer_id: Uuid,
+    /// Default: the customer's collector, else the caller.
+    pub assignee_id: Option<Uuid>,
+    #[schema(example = "call")]
+    pub kind: String,
+    #[schema(example = "Call AP about the March invoices")]
+    pub title: String,
+    pub due_on: NaiveDate,
+}
+
+/// `PATCH /v1/tasks/{id}`: absent fields keep their value.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskPatch {
+    pub assignee_id: Option<Uuid>,
+    pub due_on: Option<NaiveDate>,
+    pub status: Option<TaskStatus>,
+    pub title: Option<String>,
+}
+
+fn check_kind(kind: &str, p: &mut Problems) {
+    let ok = !kind.is_empty()
+        && kind.len() <= 50
+        && kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    if !ok {
+        p.add(
+            "kind",
+            "invalid_kind",
+            "lower-case letters and underscores, up to 50",
+        );
+    }
+}
+
+fn check_title(title: &str, p: &mut Problems) {
+    if title.trim().is_empty() || title.chars().count() > 500 {
+        p.add("title", "invalid_length", "must be 1 to 500 characters");
+    }
+}
+
+async fn check_assignee(conn: &mut AsyncPgConnection, id: Uuid, p: &mut Problems) -> Result<()> {
+    let active: Option<bool> = users::table
+        .find(id)
+        .select(users::active)
+        .first(conn)
+        .await
+        .optional()?;
+    match active {
+        Some(true) => {}
+        Some(false) => p.add("assignee_id", "inactive_user", "the user is inactive"),
+        None => p.add("assignee_id", "unknown_user", "no such user"),
+    }
+    Ok(())
+}
+
+pub async fn create_by_hand(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    input: NewTaskRequest,
+) -> Result<Task> {
+    ctx.actor.require(Permission::TasksWrite)?;
+    let mut p = Problems::new();
+    check_kind(&input.kind, &mut p);
+    check_title(&input.title, &mut p);
+    if let Some(id) = input.assignee_id {
+        check_assignee(conn, id, &mut p).await?;
+    }
+    p.into_result()?;
+    conn.transaction(async |conn| {
+        let customer = customer::load_visible(conn, ctx, input.customer_id, false)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound { .. } => {
+                    Error::validation("customer_id", "unknown_customer", "no such customer")
+                }
+                other => other,
+            })?;
+        let assignee = input
+            .assignee_id
+            .or(customer.assigned_collector_id)
+            .or(ctx.actor.id());
+        create(
+            conn,
+            ctx,
+            NewTask {
+                customer_id: customer.id,
+                assignee_id: assignee,
+                kind: input.kind.as_str(),
+                title: input.title.trim().to_owned(),
+                due_on: input.due_on,
+                source: None,
+            },
+        )
+        .await
+    })
+    .await
+}
+
+async fn load(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid, lock: bool) -> Result<Task> {
+    let query = tasks::table.find(id).select(Task::as_select());
+    let found = if lock {
+        query.for_update().first(conn).await.optional()?
+    } else {
+        query.first(conn).await.optional()?
+    };
+    let task = found.ok_or(Error::NotFound { entity: "task" })?;
+    customer::load_visible(conn, ctx, task.customer_id, false)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound { .. } => Error::NotFound { entity: "task" },
+            other => other,
+        })?;
+    Ok(task)
+}
+
+pub async fn get(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid) -> Result<Task> {
+    ctx.actor.require(Permission::TasksRead)?;
+    load(conn, ctx, id, false).await
+}
+
+/// Applies a patch if `precondition` holds for the current task (the API's If-Match).
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    id: Uuid,
+    patch: TaskPatch,
+    precondition: impl FnOnce(&Task) -> bool + Send,
+) -> Result<Task> {
+    ctx.actor.require(Permission::TasksWrite)?;
+    let mut p = Problems::new();
+    if let Some(title) = &patch.title {
+        check_title(title, &mut p);
+    }
+    if let Some(id) = patch.assignee_id {
+        check_assignee(conn, id, &mut p).await?;
+    }
+    p.into_result()?;
+    conn.transaction(async |conn| {
+        let before = load(conn, ctx, id, true).await?;
+        if !precondition(&before) {
+            return Err(Error::PreconditionFailed);
+        }
+        let after = Task {
+            assignee_id: patch.assignee_id.or(before.assignee_id),
+            due_on: patch.due_on.unwrap_or(before.due_on),
+            status: patch.status.unwrap_or(before.status),
+            title: patch
+                .title
+                .as_deref()
+                .map(str::trim)
+                .map(str::to_owned)
+                .unwrap_or_else(|| before.title.clone()),
+            updated_at: ctx.now,
+            ..before.clone()
+        };
+        diesel::update(tasks::table.find(id))
+            .set((
+                tasks::assignee_id.eq(after.assignee_id),
+                tasks::due_on.eq(after.due_on),
+                tasks::status.eq(after.status),
+                tasks::title.eq(&after.title),
+                tasks::updated_at.eq(ctx.now),
+            ))
+            .execute(conn)
+            .await?;
+        audit::record(
+            conn,
+            ctx,
+            "task.update",
+            "task",
+            id,
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
+        Ok(after)
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TaskFilter {
+    pub assignee_id: Option<Uuid>,
+    pub customer_id: Option<Uuid>,
+    pub status: Option<TaskStatus>,
+    pub kind: Option<String>,
+    /// Due on or after.
+    pub due_from: Option<NaiveDate>,
+    /// Due on or before.
+    pub due_to: Option<NaiveDate>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Tasks on customers the caller may see, soonest due first.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    filter: &TaskFilter,
+) -> Result<Page<Task>> {
+    ctx.actor.require(Permission::TasksRead)?;
+    let page = PageRequest::<(NaiveDate, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
+    let mut q = tasks::table.select(Task::as_select()).into_boxed();
+    if let Some(ids) = customer::visible_ids(ctx.actor.customer_visibility()) {
+        q = q.filter(tasks::customer_id.eq_any(ids));
+    }
+    if let Some(id) = filter.assignee_id {
+        q = q.filter(tasks::assignee_id.eq(id));
+    }
+    if let Some(id) = filter.customer_id {
+        q = q.filter(tasks::customer_id.eq(id));
+    }
+    if let Some(s) = filter.status {
+        q = q.filter(tasks::status.eq(s));
+    }
+    if let Some(k) = &filter.kind {
+        q = q.filter(tasks::kind.eq(k.clone()));
+    }
+    if let Some(d) = filter.due_from {
+        q = q.filter(tasks::due_on.ge(d));
+    }
+    if let Some(d) = filter.due_to {
+        q = q.filter(tasks::due_on.le(d));
+    }
+    if let Some((d, id)) = page.after {
+        q = q.filter(
+            tasks::due_on
+                .gt(d)
+                .or(tasks::due_on.eq(d).and(tasks::id.gt(id))),
+        );
+    }
+    let rows = q
+        .order((tasks::due_on.asc(), tasks::id.asc()))
+        .limit(page.fetch())
+        .load(conn)
+        .await?;
+    Ok(Page::from_rows(rows, page.limit, |t: &Task| {
+        (t.due_on, t.id)
+    }))
 }

@@ -13,6 +13,7 @@ pub mod gl_balances;
 pub mod invoices;
 pub mod payments;
 pub mod system;
+pub mod tasks;
 pub mod users;
 pub mod write_offs;
 
@@ -86,6 +87,10 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(gl_balances::list)
         .service(gl_balances::create)
         .service(gl_balances::reconciliation)
+        .service(tasks::list)
+        .service(tasks::create)
+        .service(tasks::get)
+        .service(tasks::update)
         .service(audit_events::list);
 }
 
