@@ -15,7 +15,7 @@ use crate::routes;
 #[openapi(
     info(
         title = "Recoup API",
-        description = "The backend a collections team runs on: accounts-receivable ledger, worklist, activities, promises, plans, disputes, credit and escalation.\n\n\
+        description = "The backend a collections team runs on: the accounts-receivable ledger and cash, customers and their contacts, tasks, and the audit log (the worklist, promises, plans, disputes, credit and escalation are on the way).\n\n\
 Conventions: JSON with snake_case; ids are UUIDs; instants RFC 3339 UTC; amounts are decimal strings with a `currency`. \
 Errors are RFC 9457 `application/problem+json` with a stable `code`. Lists are cursor-paginated: `{\"data\": [...], \"next_cursor\": \"…\" | null}`. \
 Single resources carry an `ETag`; `If-None-Match` answers 304 and updates require `If-Match`.",
