@@ -36,6 +36,7 @@ Single resources carry an `ETag`; `If-None-Match` answers 304 and updates requir
         (name = "reconciliation", description = "GL control balances and the subledger reconciliation"),
         (name = "integration", description = "Upserts by external id for ERP sync"),
         (name = "tasks", description = "Follow-ups for people"),
+        (name = "imports", description = "CSV imports and the status of background jobs"),
         (name = "audit", description = "The append-only record of every change"),
         (name = "system", description = "Health, readiness, metrics"),
     )

@@ -39,6 +39,8 @@ text_enum! {
         ReportsRead = "reports:read",
         TasksRead = "tasks:read",
         TasksWrite = "tasks:write",
+        /// Start CSV imports (and read every job; others read only their own).
+        ImportsCreate = "imports:create",
     }
 }
 
@@ -60,6 +62,8 @@ text_enum! {
         PaymentsWrite = "payments:write",
         /// Post the general ledger's AR control balances for reconciliation.
         GlBalancesWrite = "gl_balances:write",
+        /// Start CSV imports of customers, invoices and payments.
+        ImportsWrite = "imports:write",
     }
 }
 
@@ -82,6 +86,7 @@ impl Scope {
             Scope::PaymentsRead => matches!(permission, P::PaymentsRead),
             Scope::PaymentsWrite => matches!(permission, P::PaymentsWrite),
             Scope::GlBalancesWrite => matches!(permission, P::GlBalancesWrite),
+            Scope::ImportsWrite => matches!(permission, P::ImportsCreate),
         }
     }
 }
@@ -140,6 +145,7 @@ impl Role {
                     | P::ReportsRead
                     | P::TasksRead
                     | P::TasksWrite
+                    | P::ImportsCreate
             ),
             Role::Sales => matches!(
                 permission,
@@ -163,6 +169,7 @@ impl Role {
                     | P::DeductionsResolve
                     | P::GlBalancesWrite
                     | P::TasksWrite
+                    | P::ImportsCreate
             ),
         }
     }

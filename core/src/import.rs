@@ -375,6 +375,118 @@ pub async fn import_ibm<R: Read>(
     Ok(report)
 }
 
+/// Attempts before an import job is given up as failed.
+pub const MAX_ATTEMPTS: i32 = 5;
+
+/// Stores an uploaded file and enqueues its import job, in one transaction.
+pub async fn enqueue(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    content: Vec<u8>,
+) -> Result<crate::job::Job> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    crate::job::require_import(ctx)?;
+    if content.is_empty() {
+        return Err(Error::validation("body", "empty_file", "the file is empty"));
+    }
+    // Lines after the header: the progress total (a quoted newline would overcount).
+    let total = content
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        .saturating_sub(1);
+    conn.transaction(async |conn| {
+        let job = crate::job::enqueue(
+            conn,
+            ctx,
+            crate::job::JobKind::Import,
+            i64::try_from(total).ok(),
+        )
+        .await?;
+        diesel::insert_into(crate::schema::imports::table)
+            .values((
+                crate::schema::imports::id.eq(uuid::Uuid::now_v7()),
+                crate::schema::imports::job_id.eq(job.id),
+                crate::schema::imports::layout.eq("ibm"),
+                crate::schema::imports::content.eq(&content),
+                crate::schema::imports::created_at.eq(ctx.now),
+            ))
+            .execute(conn)
+            .await?;
+        crate::audit::record(
+            conn,
+            ctx,
+            "import.create",
+            "job",
+            job.id,
+            None::<&()>,
+            Some(&job),
+        )
+        .await?;
+        Ok(job)
+    })
+    .await
+}
+
+/// Runs an import job: idempotent, so a job delivered twice or resumed after a crash
+/// re-reads the file and finds the rows it already wrote unchanged.
+pub async fn run_job(
+    conn: &mut AsyncPgConnection,
+    job_id: uuid::Uuid,
+    now: impl Fn() -> chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let Some(job) = crate::job::start(conn, job_id, now()).await? else {
+        return Ok(());
+    };
+    if job.attempts > MAX_ATTEMPTS {
+        // Whatever keeps failing will not pass on a sixth try: record it and stop.
+        let problem = serde_json::json!({
+            "type": "urn:recoup:problem:job_failed", "title": "Job failed", "status": 500,
+            "code": "job_failed", "detail": format!("the import failed {MAX_ATTEMPTS} times; see the worker log"),
+        });
+        return crate::job::finish(conn, job.id, now(), Err(problem)).await;
+    }
+    let content: Vec<u8> = crate::schema::imports::table
+        .filter(crate::schema::imports::job_id.eq(job.id))
+        .select(crate::schema::imports::content)
+        .first(conn)
+        .await?;
+    // The worker writes as the system; the audit events name the job as their request.
+    let request = Some(format!("job:{}", job.id));
+    let mut report = ImportReport::default();
+    for row in read_ibm(content.as_slice()) {
+        report.rows += 1;
+        match row {
+            Ok(row) => {
+                let ctx = Context::new(crate::Actor::System, request.clone(), now());
+                write_ibm_row(conn, &ctx, &row, &mut report).await?
+            }
+            Err(e) => report.errors.push(e),
+        }
+        if report.rows % 100 == 0 {
+            crate::job::progress(
+                conn,
+                job.id,
+                i64::try_from(report.rows).unwrap_or(i64::MAX),
+                now(),
+            )
+            .await?;
+        }
+    }
+    crate::job::progress(
+        conn,
+        job.id,
+        i64::try_from(report.rows).unwrap_or(i64::MAX),
+        now(),
+    )
+    .await?;
+    let result = serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?;
+    crate::job::finish(conn, job.id, now(), Ok(result)).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

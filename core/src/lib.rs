@@ -23,6 +23,7 @@ pub mod hold;
 pub mod idempotency;
 pub mod import;
 pub mod invoice;
+pub mod job;
 pub mod journal;
 pub mod ledger;
 pub mod money;

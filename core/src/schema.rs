@@ -292,6 +292,45 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    jobs (id) {
+        id -> Uuid,
+        kind -> Text,
+        status -> Text,
+        progress_done -> Int8,
+        progress_total -> Nullable<Int8>,
+        result -> Nullable<Jsonb>,
+        problem -> Nullable<Jsonb>,
+        attempts -> Int4,
+        actor_kind -> Text,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Int8,
+        queue -> Text,
+        job_id -> Uuid,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    imports (id) {
+        id -> Uuid,
+        job_id -> Uuid,
+        layout -> Text,
+        content -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(invoices -> customers (customer_id));
 diesel::joinable!(payments -> customers (customer_id));
 diesel::joinable!(payment_applications -> payments (payment_id));
@@ -319,4 +358,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     gl_balances,
     idempotency_keys,
     tasks,
+    jobs,
+    outbox,
+    imports,
 );

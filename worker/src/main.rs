@@ -1,9 +1,11 @@
-//! `recoup-worker`: the background worker. Job families (outbox relay, dunning,
-//! installments, promises, credit checks, referrals, snapshots) arrive with the worker
-//! issue; for now the process checks its dependencies and waits for a stop signal, so
-//! `scripts/run` can already supervise it.
+//! `recoup-worker`: migrates, then relays the outbox and runs the job families until
+//! SIGTERM or Ctrl-C.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use recoup_core::clock::SystemClock;
+use recoup_worker::Settings;
 
 fn var(name: &str, default: &str) -> String {
     std::env::var(name)
@@ -20,27 +22,30 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let database_url = var(
-        "RECOUP_DATABASE_URL",
-        "postgres://postgres:postgres@127.0.0.1:5432/recoup",
-    );
-    let redis_url = var("RECOUP_REDIS_URL", "redis://127.0.0.1:6379");
-    if let Err(e) = recoup_core::db::migrate(&database_url).await {
+    let settings = Settings {
+        database_url: var(
+            "RECOUP_DATABASE_URL",
+            "postgres://postgres:postgres@127.0.0.1:5432/recoup",
+        ),
+        redis_url: var("RECOUP_REDIS_URL", "redis://127.0.0.1:6379"),
+        redis_prefix: var("RECOUP_REDIS_PREFIX", "recoup"),
+        clock: Arc::new(SystemClock),
+    };
+    if let Err(e) = recoup_core::db::migrate(&settings.database_url).await {
         tracing::error!("database: {e}");
         return ExitCode::FAILURE;
     }
-    let redis = match redis::Client::open(redis_url.as_str()) {
-        Ok(client) => client.get_multiplexed_async_connection().await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = redis {
-        tracing::error!("redis: {e}");
-        return ExitCode::FAILURE;
+    tracing::info!("recoup-worker running: outbox relay and imports");
+    match recoup_worker::run(settings, wait_for_stop()).await {
+        Ok(()) => {
+            tracing::info!("recoup-worker stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
     }
-    tracing::info!("recoup-worker ready; no job families are registered yet");
-    wait_for_stop().await;
-    tracing::info!("recoup-worker stopping");
-    ExitCode::SUCCESS
 }
 
 /// SIGTERM (what `scripts/run stop` and service managers send) or Ctrl-C.

@@ -10,6 +10,7 @@ pub mod credits;
 pub mod customers;
 pub mod deductions;
 pub mod gl_balances;
+pub mod imports;
 pub mod invoices;
 pub mod payments;
 pub mod system;
@@ -87,6 +88,8 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(gl_balances::list)
         .service(gl_balances::create)
         .service(gl_balances::reconciliation)
+        .service(imports::create)
+        .service(imports::get)
         .service(tasks::list)
         .service(tasks::create)
         .service(tasks::get)

@@ -1,0 +1,215 @@
+//! Background jobs as callers see them (status, progress, result or problem), and the
+//! outbox that hands them to the queue. A job is enqueued by writing its row and an
+//! outbox row in the transaction of the change that needs it; the worker's relay
+//! pushes outbox rows to Redis after commit (`claim_unsent` / `mark_sent`).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::access::{Context, Permission};
+use crate::error::{Error, Result};
+use crate::schema::{jobs, outbox};
+
+text_enum! {
+    pub enum JobKind {
+        Import = "import",
+    }
+}
+
+text_enum! {
+    pub enum JobStatus {
+        Queued = "queued",
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+    }
+}
+
+/// The queue of each job family (prefixed per deployment by the worker's config).
+pub fn queue_of(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::Import => "imports",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Queryable, Selectable, utoipa::ToSchema)]
+#[diesel(table_name = jobs)]
+pub struct Job {
+    pub id: Uuid,
+    pub kind: JobKind,
+    pub status: JobStatus,
+    /// Units done so far (rows, for an import).
+    pub progress_done: i64,
+    /// Units in all, once known.
+    pub progress_total: Option<i64>,
+    /// What the job produced (an import's report).
+    pub result: Option<serde_json::Value>,
+    /// Why it failed, as a problem.
+    pub problem: Option<serde_json::Value>,
+    pub attempts: i32,
+    #[serde(skip)]
+    pub actor_kind: String,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Writes a queued job and its outbox row, inside the caller's transaction.
+pub(crate) async fn enqueue(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    kind: JobKind,
+    total: Option<i64>,
+) -> Result<Job> {
+    let job: Job = diesel::insert_into(jobs::table)
+        .values((
+            jobs::id.eq(Uuid::now_v7()),
+            jobs::kind.eq(kind),
+            jobs::status.eq(JobStatus::Queued),
+            jobs::progress_total.eq(total),
+            jobs::actor_kind.eq(ctx.actor.kind()),
+            jobs::created_by.eq(ctx.actor.id()),
+            jobs::created_at.eq(ctx.now),
+            jobs::updated_at.eq(ctx.now),
+        ))
+        .returning(Job::as_returning())
+        .get_result(conn)
+        .await?;
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::queue.eq(queue_of(kind)),
+            outbox::job_id.eq(job.id),
+            outbox::created_at.eq(ctx.now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(job)
+}
+
+/// A job the caller started, or any job for those who may start imports for everyone
+/// (admins, managers); others' jobs are 404.
+pub async fn get(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid) -> Result<Job> {
+    let job: Option<Job> = jobs::table
+        .find(id)
+        .select(Job::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    let sees_all = matches!(
+        &ctx.actor,
+        crate::Actor::User {
+            role: crate::user::Role::Admin | crate::user::Role::Manager,
+            ..
+        }
+    ) || ctx.actor == crate::Actor::System;
+    match job {
+        Some(job) if sees_all || (job.created_by.is_some() && job.created_by == ctx.actor.id()) => {
+            Ok(job)
+        }
+        _ => Err(Error::NotFound { entity: "job" }),
+    }
+}
+
+/// Marks a job running (a retried job counts another attempt). Finished jobs are not
+/// run again: a message delivered twice does nothing the second time.
+pub async fn start(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<Job>> {
+    Ok(diesel::update(
+        jobs::table
+            .find(id)
+            .filter(jobs::status.eq_any([JobStatus::Queued, JobStatus::Running])),
+    )
+    .set((
+        jobs::status.eq(JobStatus::Running),
+        jobs::attempts.eq(jobs::attempts + 1),
+        jobs::started_at.eq(now),
+        jobs::updated_at.eq(now),
+    ))
+    .returning(Job::as_returning())
+    .get_result(conn)
+    .await
+    .optional()?)
+}
+
+pub async fn progress(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    done: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    diesel::update(jobs::table.find(id))
+        .set((jobs::progress_done.eq(done), jobs::updated_at.eq(now)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn finish(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+    outcome: std::result::Result<serde_json::Value, serde_json::Value>,
+) -> Result<()> {
+    let (status, result, problem) = match outcome {
+        Ok(result) => (JobStatus::Succeeded, Some(result), None),
+        Err(problem) => (JobStatus::Failed, None, Some(problem)),
+    };
+    diesel::update(jobs::table.find(id))
+        .set((
+            jobs::status.eq(status),
+            jobs::result.eq(result),
+            jobs::problem.eq(problem),
+            jobs::finished_at.eq(now),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// An outbox row to relay.
+#[derive(Debug, Clone, Queryable)]
+pub struct Pending {
+    pub id: i64,
+    pub queue: String,
+    pub job_id: Uuid,
+}
+
+/// Unsent outbox rows, oldest first, locked so that concurrent relays (several worker
+/// processes) each take different rows. Call inside a transaction; mark what was pushed.
+pub async fn claim_unsent(conn: &mut AsyncPgConnection, limit: i64) -> Result<Vec<Pending>> {
+    Ok(outbox::table
+        .filter(outbox::sent_at.is_null())
+        .order(outbox::id.asc())
+        .select((outbox::id, outbox::queue, outbox::job_id))
+        .limit(limit)
+        .for_update()
+        .skip_locked()
+        .load(conn)
+        .await?)
+}
+
+pub async fn mark_sent(
+    conn: &mut AsyncPgConnection,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    diesel::update(outbox::table.filter(outbox::id.eq_any(ids)))
+        .set(outbox::sent_at.eq(now))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Guards the permission to start an import.
+pub(crate) fn require_import(ctx: &Context) -> Result<()> {
+    ctx.actor.require(Permission::ImportsCreate)
+}

@@ -1,0 +1,3 @@
+DROP TABLE imports;
+DROP TABLE outbox;
+DROP TABLE jobs;
