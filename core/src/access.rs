@@ -39,8 +39,10 @@ text_enum! {
         ReportsRead = "reports:read",
         TasksRead = "tasks:read",
         TasksWrite = "tasks:write",
-        /// Start CSV imports (and read every job; others read only their own).
+        /// Start CSV imports.
         ImportsCreate = "imports:create",
+        /// Retry dead jobs.
+        JobsManage = "jobs:manage",
     }
 }
 
@@ -102,6 +104,7 @@ impl Role {
                 permission,
                 P::UsersManage
                     | P::ApiKeysManage
+                    | P::JobsManage
                     | P::InvoicesWrite
                     | P::PaymentsWrite
                     | P::CreditsPost
@@ -170,6 +173,7 @@ impl Role {
                     | P::GlBalancesWrite
                     | P::TasksWrite
                     | P::ImportsCreate
+                    | P::JobsManage
             ),
         }
     }

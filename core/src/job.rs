@@ -24,7 +24,8 @@ text_enum! {
         Queued = "queued",
         Running = "running",
         Succeeded = "succeeded",
-        Failed = "failed",
+        /// Given up after its attempts; an admin may retry it.
+        Dead = "dead",
     }
 }
 
@@ -160,7 +161,7 @@ pub async fn finish(
 ) -> Result<()> {
     let (status, result, problem) = match outcome {
         Ok(result) => (JobStatus::Succeeded, Some(result), None),
-        Err(problem) => (JobStatus::Failed, None, Some(problem)),
+        Err(problem) => (JobStatus::Dead, None, Some(problem)),
     };
     diesel::update(jobs::table.find(id))
         .set((
@@ -207,6 +208,123 @@ pub async fn mark_sent(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+fn sees_all(ctx: &Context) -> bool {
+    matches!(
+        &ctx.actor,
+        crate::Actor::User {
+            role: crate::user::Role::Admin | crate::user::Role::Manager,
+            ..
+        }
+    ) || ctx.actor == crate::Actor::System
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct JobFilter {
+    pub status: Option<JobStatus>,
+    pub kind: Option<JobKind>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Jobs newest first: the caller's own, or all for admins and managers.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    filter: &JobFilter,
+) -> Result<crate::page::Page<Job>> {
+    let page = crate::page::PageRequest::<(DateTime<Utc>, Uuid)>::parse(
+        filter.limit,
+        filter.cursor.as_deref(),
+    )?;
+    let mut q = jobs::table.select(Job::as_select()).into_boxed();
+    if !sees_all(ctx) {
+        q = q.filter(
+            jobs::created_by
+                .eq(ctx.actor.id())
+                .and(jobs::created_by.is_not_null()),
+        );
+    }
+    if let Some(s) = filter.status {
+        q = q.filter(jobs::status.eq(s));
+    }
+    if let Some(k) = filter.kind {
+        q = q.filter(jobs::kind.eq(k));
+    }
+    if let Some((t, id)) = page.after {
+        q = q.filter(
+            jobs::created_at
+                .lt(t)
+                .or(jobs::created_at.eq(t).and(jobs::id.lt(id))),
+        );
+    }
+    let rows = q
+        .order((jobs::created_at.desc(), jobs::id.desc()))
+        .limit(page.fetch())
+        .load(conn)
+        .await?;
+    Ok(crate::page::Page::from_rows(rows, page.limit, |j: &Job| {
+        (j.created_at, j.id)
+    }))
+}
+
+/// Queues a dead job again (admins): attempts start over and a new outbox row hands it
+/// to the queue, in one transaction.
+pub async fn retry(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid) -> Result<Job> {
+    use diesel_async::AsyncConnection;
+    ctx.actor.require(Permission::JobsManage)?;
+    conn.transaction(async |conn| {
+        let before: Job = jobs::table
+            .find(id)
+            .select(Job::as_select())
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?
+            .ok_or(Error::NotFound { entity: "job" })?;
+        if before.status != JobStatus::Dead {
+            return Err(Error::conflict(
+                "job_not_dead",
+                "only a dead job can be retried",
+            ));
+        }
+        let after: Job = diesel::update(jobs::table.find(id))
+            .set((
+                jobs::status.eq(JobStatus::Queued),
+                jobs::attempts.eq(0),
+                jobs::problem.eq(None::<serde_json::Value>),
+                jobs::finished_at.eq(None::<DateTime<Utc>>),
+                jobs::updated_at.eq(ctx.now),
+            ))
+            .returning(Job::as_returning())
+            .get_result(conn)
+            .await?;
+        diesel::insert_into(outbox::table)
+            .values((
+                outbox::queue.eq(queue_of(after.kind)),
+                outbox::job_id.eq(id),
+                outbox::created_at.eq(ctx.now),
+            ))
+            .execute(conn)
+            .await?;
+        crate::audit::record(
+            conn,
+            ctx,
+            "job.retry",
+            "job",
+            id,
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
+        Ok(after)
+    })
+    .await
 }
 
 /// Guards the permission to start an import.

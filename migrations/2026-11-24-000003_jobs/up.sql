@@ -4,7 +4,7 @@
 CREATE TABLE jobs (
     id             UUID PRIMARY KEY,
     kind           TEXT NOT NULL CHECK (kind IN ('import')),
-    status         TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
+    status         TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'dead')),
     progress_done  BIGINT NOT NULL DEFAULT 0,
     progress_total BIGINT,
     result         JSONB,

@@ -36,7 +36,7 @@ async fn wait_for(app: &TestApp, user: &recoup_e2e::TestUser, id: &str) -> Resul
         )
         .await?;
         anyhow::ensure!(status == StatusCode::OK, "{status} {job}");
-        if job["status"] == "succeeded" || job["status"] == "failed" {
+        if job["status"] == "succeeded" || job["status"] == "dead" {
             return Ok(job);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -158,6 +158,63 @@ async fn an_import_runs_through_the_queue_and_reports() -> Result<()> {
         .send()
         .await?;
     expect_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await?;
+    // A dead job: listed for admins, retried by an admin only, then run to the end.
+    let client = app.db.client().await?;
+    client
+        .execute(
+            "UPDATE jobs SET status = 'dead', attempts = 5, problem = '{\"code\": \"job_failed\"}' WHERE id = $1::text::uuid",
+            &[&id],
+        )
+        .await?;
+    let admin = app.admin().await?.clone();
+    let (status, dead) = read(
+        app.as_user(&admin, Method::GET, "/v1/jobs?status=dead")
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(dead["data"].as_array().map(Vec::len), Some(1));
+    let (_, own) = read(
+        app.as_user(&accountant, Method::GET, "/v1/jobs?limit=200")
+            .send()
+            .await?,
+    )
+    .await?;
+    assert!(
+        own["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|j| j["created_by"] == serde_json::json!(accountant.id))
+    );
+    let manager = app.user(Role::Manager).await?;
+    let res = app
+        .as_user(&manager, Method::POST, &format!("/v1/jobs/{id}/retry"))
+        .send()
+        .await?;
+    expect_problem(res, StatusCode::FORBIDDEN, "forbidden").await?;
+    let (status, requeued) = read(
+        app.as_user(&admin, Method::POST, &format!("/v1/jobs/{id}/retry"))
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(
+        (status, requeued["status"].as_str()),
+        (StatusCode::ACCEPTED, Some("queued"))
+    );
+    let done = wait_for(&app, &admin, &id).await?;
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(
+        done["result"]["unchanged"], 300,
+        "the rerun found every row already imported"
+    );
+    let res = app
+        .as_user(&admin, Method::POST, &format!("/v1/jobs/{id}/retry"))
+        .send()
+        .await?;
+    expect_problem(res, StatusCode::CONFLICT, "job_not_dead").await?;
     let _ = stop.send(());
     Ok(())
 }

@@ -102,3 +102,54 @@ pub async fn get(
     let mut conn = db::conn(&state.pool).await?;
     Ok(web::Json(job::get(&mut conn, &caller.ctx(), *id).await?))
 }
+
+super::list_of!(JobList, Job);
+
+/// List jobs newest first: the caller's own, or all for admins and managers.
+///
+/// `?status=dead` lists the jobs given up after their attempts.
+#[utoipa::path(
+    tag = "imports",
+    operation_id = "list_jobs",
+    params(job::JobFilter),
+    responses(
+        (status = 200, description = "A page of jobs", body = JobList),
+        (status = 400, description = "Bad query parameters", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer_auth" = []), ("api_key" = []))
+)]
+#[get("/jobs")]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    filter: web::Query<job::JobFilter>,
+) -> ApiResult<web::Json<JobList>> {
+    let mut conn = db::conn(&state.pool).await?;
+    Ok(web::Json(
+        job::list(&mut conn, &caller.ctx(), &filter).await?.into(),
+    ))
+}
+
+/// Queue a dead job again (admin); its attempts start over.
+#[utoipa::path(
+    tag = "imports",
+    operation_id = "retry_job",
+    params(("id" = Uuid, Path, description = "Job id")),
+    responses(
+        (status = 202, description = "Queued again", body = Job),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The job is not dead (`job_not_dead`)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer_auth" = []))
+)]
+#[post("/jobs/{id}/retry")]
+pub async fn retry(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = db::conn(&state.pool).await?;
+    let job = job::retry(&mut conn, &caller.ctx(), *id).await?;
+    Ok(HttpResponse::Accepted().json(job))
+}
