@@ -43,6 +43,29 @@ text_enum! {
         ImportsCreate = "imports:create",
         /// Retry dead jobs.
         JobsManage = "jobs:manage",
+        ActivitiesRead = "activities:read",
+        /// Log calls, e-mails, visits and every other activity.
+        ActivitiesWrite = "activities:write",
+        /// Add a note (the only activity sales may log).
+        NotesWrite = "notes:write",
+        PromisesRead = "promises:read",
+        PromisesWrite = "promises:write",
+        DisputesRead = "disputes:read",
+        /// Open, update, withdraw disputes and find them invalid.
+        DisputesWrite = "disputes:write",
+        /// Resolve a dispute as valid, which posts a credit memo.
+        DisputesResolve = "disputes:resolve",
+        /// The ranked worklist (one's own; managers any collector's).
+        WorklistRead = "worklist:read",
+        /// The weekly hit list for sales.
+        HitListRead = "hit_list:read",
+        PlansRead = "payment_plans:read",
+        /// Preview and create payment plans (in policy: active at once).
+        PlansWrite = "payment_plans:write",
+        /// Approve plans outside policy.
+        PlansApprove = "payment_plans:approve",
+        /// System settings: worklist weights, plan policy, business calendar.
+        SettingsManage = "settings:manage",
     }
 }
 
@@ -109,6 +132,7 @@ impl Role {
                     | P::PaymentsWrite
                     | P::CreditsPost
                     | P::GlBalancesWrite
+                    | P::SettingsManage
             ),
             Role::Collector => matches!(
                 permission,
@@ -121,6 +145,16 @@ impl Role {
                     | P::WriteOffsRequest
                     | P::TasksRead
                     | P::TasksWrite
+                    | P::ActivitiesRead
+                    | P::ActivitiesWrite
+                    | P::NotesWrite
+                    | P::PromisesRead
+                    | P::PromisesWrite
+                    | P::DisputesRead
+                    | P::DisputesWrite
+                    | P::WorklistRead
+                    | P::PlansRead
+                    | P::PlansWrite
             ),
             Role::FieldCollector => matches!(
                 permission,
@@ -130,6 +164,14 @@ impl Role {
                     | P::PaymentsRead
                     | P::TasksRead
                     | P::TasksWrite
+                    | P::ActivitiesRead
+                    | P::ActivitiesWrite
+                    | P::NotesWrite
+                    | P::PromisesRead
+                    | P::PromisesWrite
+                    | P::DisputesRead
+                    | P::WorklistRead
+                    | P::PlansRead
             ),
             Role::Accountant => matches!(
                 permission,
@@ -149,10 +191,25 @@ impl Role {
                     | P::TasksRead
                     | P::TasksWrite
                     | P::ImportsCreate
+                    | P::ActivitiesRead
+                    | P::NotesWrite
+                    | P::PromisesRead
+                    | P::DisputesRead
+                    | P::DisputesResolve
+                    | P::PlansRead
             ),
             Role::Sales => matches!(
                 permission,
-                P::CustomersRead | P::InvoicesRead | P::PaymentsRead | P::TasksRead
+                P::CustomersRead
+                    | P::InvoicesRead
+                    | P::PaymentsRead
+                    | P::TasksRead
+                    | P::ActivitiesRead
+                    | P::NotesWrite
+                    | P::PromisesRead
+                    | P::DisputesRead
+                    | P::HitListRead
+                    | P::PlansRead
             ),
             Role::Auditor => !matches!(
                 permission,
@@ -174,6 +231,14 @@ impl Role {
                     | P::TasksWrite
                     | P::ImportsCreate
                     | P::JobsManage
+                    | P::ActivitiesWrite
+                    | P::NotesWrite
+                    | P::PromisesWrite
+                    | P::DisputesWrite
+                    | P::DisputesResolve
+                    | P::PlansWrite
+                    | P::PlansApprove
+                    | P::SettingsManage
             ),
         }
     }

@@ -83,19 +83,26 @@ async fn template(admin: &tokio_postgres::Client) -> Result<String> {
             .query("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
             .await?
             .is_empty();
-        if !exists {
-            let stale = admin
-                .query(
-                    "SELECT datname FROM pg_database WHERE datname LIKE 'recoup_tmpl_%'",
-                    &[],
-                )
-                .await?;
-            for row in stale {
-                let old: String = row.get(0);
+        // Other worktrees and branches may be testing other migration sets at the
+        // same moment, so a stale template is one nobody has touched for two hours.
+        let cutoff = now_secs().saturating_sub(2 * 3600);
+        let stale = admin
+            .query(
+                "SELECT datname, coalesce(shobj_description(oid, 'pg_database'), '0') \
+                 FROM pg_database WHERE datname LIKE 'recoup_tmpl_%' AND datname <> $1",
+                &[&name],
+            )
+            .await?;
+        for row in stale {
+            let old: String = row.get(0);
+            let touched: String = row.get(1);
+            if touched.parse::<u64>().unwrap_or(0) < cutoff {
                 admin
                     .batch_execute(&format!("DROP DATABASE IF EXISTS \"{old}\" WITH (FORCE)"))
                     .await?;
             }
+        }
+        if !exists {
             let building = format!("{name}_building");
             admin
                 .batch_execute(&format!(
@@ -112,8 +119,13 @@ async fn template(admin: &tokio_postgres::Client) -> Result<String> {
                 ))
                 .await?;
         }
+        admin
+            .batch_execute(&format!(
+                "COMMENT ON DATABASE \"{name}\" IS '{}'",
+                now_secs()
+            ))
+            .await?;
         // Databases of runs killed before their cleanup: older than two hours.
-        let cutoff = now_secs().saturating_sub(2 * 3600);
         let leftovers = admin
             .query(
                 "SELECT datname FROM pg_database WHERE datname LIKE 'recoup_test_%'",
