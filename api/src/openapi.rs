@@ -35,6 +35,7 @@ Single resources carry an `ETag`; `If-None-Match` answers 304 and updates requir
         (name = "write-offs", description = "Write-offs, approvals and recoveries"),
         (name = "reconciliation", description = "GL control balances and the subledger reconciliation"),
         (name = "integration", description = "Upserts by external id for ERP sync"),
+        (name = "activities", description = "Every collection action on an account, by people and by the worker"),
         (name = "tasks", description = "Follow-ups for people"),
         (name = "imports", description = "CSV imports and the status of background jobs"),
         (name = "audit", description = "The append-only record of every change"),

@@ -16,6 +16,12 @@ use crate::schema::{jobs, outbox};
 text_enum! {
     pub enum JobKind {
         Import = "import",
+        /// Decide a customer's promises that are past date + grace.
+        PromiseEvaluation = "promise_evaluation",
+        /// Move a plan's installments along and default it after N misses.
+        InstallmentTracking = "installment_tracking",
+        /// Store the aging snapshot of a date.
+        AgingSnapshot = "aging_snapshot",
     }
 }
 
@@ -33,6 +39,9 @@ text_enum! {
 pub fn queue_of(kind: JobKind) -> &'static str {
     match kind {
         JobKind::Import => "imports",
+        JobKind::PromiseEvaluation => "promise_evaluation",
+        JobKind::InstallmentTracking => "installment_tracking",
+        JobKind::AgingSnapshot => "aging_snapshot",
     }
 }
 
@@ -58,6 +67,9 @@ pub struct Job {
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// What the job is about (`customer`, `payment_plan`, …), for jobs about one thing.
+    pub subject_type: Option<String>,
+    pub subject_id: Option<Uuid>,
 }
 
 /// Writes a queued job and its outbox row, inside the caller's transaction.
@@ -67,10 +79,24 @@ pub(crate) async fn enqueue(
     kind: JobKind,
     total: Option<i64>,
 ) -> Result<Job> {
+    enqueue_about(conn, ctx, kind, total, None).await
+}
+
+/// [`enqueue`] for a job about one thing (`("customer", id)`): the handler reads the
+/// subject from the job row, since messages carry the job id only.
+pub async fn enqueue_about(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    kind: JobKind,
+    total: Option<i64>,
+    subject: Option<(&str, Uuid)>,
+) -> Result<Job> {
     let job: Job = diesel::insert_into(jobs::table)
         .values((
             jobs::id.eq(Uuid::now_v7()),
             jobs::kind.eq(kind),
+            jobs::subject_type.eq(subject.map(|s| s.0)),
+            jobs::subject_id.eq(subject.map(|s| s.1)),
             jobs::status.eq(JobStatus::Queued),
             jobs::progress_total.eq(total),
             jobs::actor_kind.eq(ctx.actor.kind()),

@@ -7,6 +7,7 @@
 mod text_enum;
 
 pub mod access;
+pub mod activity;
 pub mod adjustment;
 pub mod aging;
 pub mod api_key;
@@ -34,6 +35,7 @@ pub mod payment;
 pub mod schedule;
 pub mod schema;
 pub mod session;
+pub mod setting;
 pub mod statement;
 pub mod task;
 pub mod user;

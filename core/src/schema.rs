@@ -308,6 +308,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
+        subject_type -> Nullable<Text>,
+        subject_id -> Nullable<Uuid>,
     }
 }
 
@@ -328,6 +330,36 @@ diesel::table! {
         layout -> Text,
         content -> Bytea,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    activities (id) {
+        id -> Uuid,
+        customer_id -> Uuid,
+        kind -> Text,
+        direction -> Nullable<Text>,
+        contact_id -> Nullable<Uuid>,
+        outcome -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        notes -> Text,
+        follow_up_on -> Nullable<Date>,
+        task_id -> Nullable<Uuid>,
+        actor_kind -> Text,
+        actor_id -> Nullable<Uuid>,
+        source_type -> Nullable<Text>,
+        source_id -> Nullable<Uuid>,
+        occurred_at -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Jsonb,
+        updated_at -> Timestamptz,
+        updated_by -> Nullable<Uuid>,
     }
 }
 
@@ -361,4 +393,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     outbox,
     imports,
+    activities,
+    settings,
 );

@@ -3,6 +3,7 @@
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
+pub mod activities;
 pub mod api_keys;
 pub mod audit_events;
 pub mod auth;
@@ -92,6 +93,9 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(imports::list)
         .service(imports::get)
         .service(imports::retry)
+        .service(activities::list)
+        .service(activities::create)
+        .service(activities::get)
         .service(tasks::list)
         .service(tasks::create)
         .service(tasks::get)
