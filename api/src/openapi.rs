@@ -34,6 +34,7 @@ Single resources carry an `ETag`; `If-None-Match` answers 304 and updates requir
         (name = "deductions", description = "Short pays with a reason, and their resolution"),
         (name = "write-offs", description = "Write-offs, approvals and recoveries"),
         (name = "reconciliation", description = "GL control balances and the subledger reconciliation"),
+        (name = "reports", description = "Aging, trends, metrics, the hit list and collector activity; `Accept: text/csv` for CSV"),
         (name = "integration", description = "Upserts by external id for ERP sync"),
         (name = "activities", description = "Every collection action on an account, by people and by the worker"),
         (name = "tasks", description = "Follow-ups for people"),

@@ -13,6 +13,7 @@ pub mod aging;
 pub mod api_key;
 pub mod audit;
 pub mod clock;
+pub mod collector_activity;
 pub mod contact;
 pub mod credit_memo;
 pub mod customer;

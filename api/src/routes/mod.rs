@@ -7,6 +7,7 @@ pub mod activities;
 pub mod api_keys;
 pub mod audit_events;
 pub mod auth;
+pub mod collector_activity;
 pub mod credits;
 pub mod customers;
 pub mod deductions;
@@ -89,6 +90,7 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(gl_balances::list)
         .service(gl_balances::create)
         .service(gl_balances::reconciliation)
+        .service(collector_activity::report)
         .service(imports::create)
         .service(imports::list)
         .service(imports::get)
