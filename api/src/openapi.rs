@@ -15,7 +15,7 @@ use crate::routes;
 #[openapi(
     info(
         title = "Recoup API",
-        description = "The backend a collections team runs on: the accounts-receivable ledger and cash, customers and their contacts, tasks, and the audit log (the worklist, promises, plans, disputes, credit and escalation are on the way).\n\n\
+        description = "The backend a collections team runs on: the accounts-receivable ledger and cash, customers and their contacts, tasks, promises to pay, disputes, and the audit log (the worklist, plans, credit and escalation are on the way).\n\n\
 Conventions: JSON with snake_case; ids are UUIDs; instants RFC 3339 UTC; amounts are decimal strings with a `currency`. \
 Errors are RFC 9457 `application/problem+json` with a stable `code`. Lists are cursor-paginated: `{\"data\": [...], \"next_cursor\": \"…\" | null}`. \
 Single resources carry an `ETag`; `If-None-Match` answers 304 and updates require `If-Match`.",
@@ -38,6 +38,8 @@ Single resources carry an `ETag`; `If-None-Match` answers 304 and updates requir
         (name = "integration", description = "Upserts by external id for ERP sync"),
         (name = "activities", description = "Every collection action on an account, by people and by the worker"),
         (name = "tasks", description = "Follow-ups for people"),
+        (name = "promises", description = "Promises to pay, decided by the worker after date + grace"),
+        (name = "disputes", description = "Contested amounts, out of collection until resolved; valid ones end in a credit memo"),
         (name = "imports", description = "CSV imports and the status of background jobs"),
         (name = "audit", description = "The append-only record of every change"),
         (name = "system", description = "Health, readiness, metrics"),

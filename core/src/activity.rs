@@ -54,6 +54,7 @@ text_enum! {
         Bounced = "bounced",
         PromiseBroken = "promise_broken",
         PromiseKept = "promise_kept",
+        PromisePartiallyKept = "promise_partially_kept",
         InstallmentMissed = "installment_missed",
         PlanDefaulted = "plan_defaulted",
         Other = "other",

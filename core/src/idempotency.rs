@@ -196,6 +196,16 @@ impl Command {
     }
 }
 
+/// Deletes the keys whose retention has passed (the nightly purge); a replay after
+/// that runs the command anew, which is what an expired key means.
+pub async fn purge_expired(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> Result<usize> {
+    Ok(
+        diesel::delete(idempotency_keys::table.filter(idempotency_keys::expires_at.le(now)))
+            .execute(conn)
+            .await?,
+    )
+}
+
 /// Runs a money command once per idempotency key, in one transaction with the key.
 pub async fn execute(
     conn: &mut AsyncPgConnection,

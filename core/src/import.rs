@@ -375,9 +375,6 @@ pub async fn import_ibm<R: Read>(
     Ok(report)
 }
 
-/// Attempts before an import job is given up as failed.
-pub const MAX_ATTEMPTS: i32 = 5;
-
 /// Stores an uploaded file and enqueues its import job, in one transaction.
 pub async fn enqueue(
     conn: &mut AsyncPgConnection,
@@ -429,26 +426,16 @@ pub async fn enqueue(
     .await
 }
 
-/// Runs an import job: idempotent, so a job delivered twice or resumed after a crash
-/// re-reads the file and finds the rows it already wrote unchanged.
+/// Runs an import job (marked running by the caller; see `job::start`): idempotent,
+/// so a job delivered twice or resumed after a crash re-reads the file and finds the
+/// rows it already wrote unchanged. Returns the report.
 pub async fn run_job(
     conn: &mut AsyncPgConnection,
-    job_id: uuid::Uuid,
+    job: &crate::job::Job,
     now: impl Fn() -> chrono::DateTime<chrono::Utc>,
-) -> Result<()> {
+) -> Result<serde_json::Value> {
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
-    let Some(job) = crate::job::start(conn, job_id, now()).await? else {
-        return Ok(());
-    };
-    if job.attempts > MAX_ATTEMPTS {
-        // Whatever keeps failing will not pass on a sixth try: record it and stop.
-        let problem = serde_json::json!({
-            "type": "urn:recoup:problem:job_failed", "title": "Job failed", "status": 500,
-            "code": "job_failed", "detail": format!("the import failed {MAX_ATTEMPTS} times; see the worker log"),
-        });
-        return crate::job::finish(conn, job.id, now(), Err(problem)).await;
-    }
     let content: Vec<u8> = crate::schema::imports::table
         .filter(crate::schema::imports::job_id.eq(job.id))
         .select(crate::schema::imports::content)
@@ -483,8 +470,7 @@ pub async fn run_job(
         now(),
     )
     .await?;
-    let result = serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?;
-    crate::job::finish(conn, job.id, now(), Ok(result)).await
+    serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))
 }
 
 #[cfg(test)]

@@ -22,6 +22,10 @@ text_enum! {
         InstallmentTracking = "installment_tracking",
         /// Store the aging snapshot of a date.
         AgingSnapshot = "aging_snapshot",
+        /// Task the owners of disputes past their due date.
+        DisputeFollowUp = "dispute_follow_up",
+        /// Delete expired idempotency keys.
+        IdempotencyPurge = "idempotency_purge",
     }
 }
 
@@ -42,6 +46,8 @@ pub fn queue_of(kind: JobKind) -> &'static str {
         JobKind::PromiseEvaluation => "promise_evaluation",
         JobKind::InstallmentTracking => "installment_tracking",
         JobKind::AgingSnapshot => "aging_snapshot",
+        JobKind::DisputeFollowUp => "dispute_follow_up",
+        JobKind::IdempotencyPurge => "idempotency_purge",
     }
 }
 
@@ -164,6 +170,31 @@ pub async fn start(
     .get_result(conn)
     .await
     .optional()?)
+}
+
+/// Ends a run of a job: success stores the result; a failure before the last attempt
+/// is handed back for the queue to retry (with its backoff), and the last attempt's
+/// failure marks the job dead with a problem an admin can read and retry.
+pub async fn conclude(
+    conn: &mut AsyncPgConnection,
+    job: &Job,
+    now: DateTime<Utc>,
+    max_attempts: i32,
+    outcome: Result<serde_json::Value>,
+) -> Result<()> {
+    match outcome {
+        Ok(result) => finish(conn, job.id, now, Ok(result)).await,
+        Err(e) if job.attempts >= max_attempts => {
+            tracing::error!(job = %job.id, kind = %job.kind, "job failed for good: {e}");
+            let problem = serde_json::json!({
+                "type": "urn:recoup:problem:job_failed", "title": "Job failed", "status": 500,
+                "code": "job_failed",
+                "detail": format!("the {} job failed {max_attempts} times; see the worker log", job.kind),
+            });
+            finish(conn, job.id, now, Err(problem)).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 pub async fn progress(

@@ -483,6 +483,13 @@ async fn insert(
                     .values(rows)
                     .execute(&mut c),
             );
+            let touched: Vec<Uuid> = applications.iter().map(|a| a.invoice_id).collect();
+            writes.push(Box::pin(crate::promise::evaluation_after_cash(
+                c,
+                ctx,
+                customer.id,
+                &touched,
+            )));
         }
         let event = audit::event(
             ctx,
@@ -703,7 +710,9 @@ pub async fn apply(
             std::slice::from_ref(&state),
         )
         .await?;
-        record(conn, ctx, id, &planned).await?;
+        let applied = record(conn, ctx, id, &planned).await?;
+        let touched: Vec<Uuid> = applied.iter().map(|a| a.invoice_id).collect();
+        crate::promise::evaluation_after_cash(conn, ctx, row.customer_id, &touched).await?;
         let after = fetch(conn, ctx, id).await?;
         audit::record(
             conn,
@@ -793,6 +802,8 @@ pub async fn return_payment(
         .set(payment_applications::reversed_at.eq(ctx.now))
         .execute(conn)
         .await?;
+        // What the payment paid toward a promise no longer counts.
+        crate::promise::evaluation_after_cash(conn, ctx, row.customer_id, &invoice_ids).await?;
         diesel::update(payments::table.find(id))
             .set((
                 payments::status.eq(PaymentStatus::Returned),

@@ -199,6 +199,7 @@ diesel::table! {
         deduction_id -> Nullable<Uuid>,
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
+        dispute_id -> Nullable<Uuid>,
     }
 }
 
@@ -363,7 +364,78 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    promises (id) {
+        id -> Uuid,
+        customer_id -> Uuid,
+        amount -> Numeric,
+        currency -> Bpchar,
+        made_on -> Date,
+        promised_on -> Date,
+        grace_days -> Int4,
+        status -> Text,
+        paid -> Numeric,
+        decided_at -> Nullable<Timestamptz>,
+        contact_id -> Nullable<Uuid>,
+        note -> Nullable<Text>,
+        cancel_reason -> Nullable<Text>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    promise_invoices (promise_id, invoice_id) {
+        promise_id -> Uuid,
+        invoice_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    disputes (id) {
+        id -> Uuid,
+        customer_id -> Uuid,
+        amount -> Numeric,
+        currency -> Bpchar,
+        reason_code -> Text,
+        status -> Text,
+        description -> Text,
+        owner_id -> Nullable<Uuid>,
+        due_on -> Date,
+        root_cause -> Nullable<Text>,
+        resolution_note -> Nullable<Text>,
+        credited -> Nullable<Numeric>,
+        resolved_by -> Nullable<Uuid>,
+        resolved_at -> Nullable<Timestamptz>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    dispute_invoices (dispute_id, invoice_id) {
+        dispute_id -> Uuid,
+        invoice_id -> Uuid,
+        amount -> Numeric,
+    }
+}
+
+diesel::table! {
+    schedule_runs (schedule, occurrence) {
+        schedule -> Text,
+        occurrence -> Date,
+        job_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(invoices -> customers (customer_id));
+diesel::joinable!(promise_invoices -> promises (promise_id));
+diesel::joinable!(promise_invoices -> invoices (invoice_id));
+diesel::joinable!(dispute_invoices -> disputes (dispute_id));
+diesel::joinable!(dispute_invoices -> invoices (invoice_id));
 diesel::joinable!(payments -> customers (customer_id));
 diesel::joinable!(payment_applications -> payments (payment_id));
 diesel::joinable!(payment_applications -> invoices (invoice_id));
@@ -395,4 +467,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     imports,
     activities,
     settings,
+    promises,
+    promise_invoices,
+    disputes,
+    dispute_invoices,
+    schedule_runs,
 );

@@ -357,6 +357,25 @@ impl TestApp {
         Ok(res.json().await?)
     }
 
+    /// Starts the worker in this process against the app's database, Redis prefix and
+    /// clock (schedules checked every 100 ms); it stops when the sender is dropped or
+    /// fired.
+    pub fn start_worker(&self) -> tokio::sync::oneshot::Sender<()> {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let settings = recoup_worker::Settings {
+            database_url: self.db.url.clone(),
+            redis_url: self.config.redis_url.clone(),
+            redis_prefix: self.redis_prefix.clone(),
+            clock: Arc::new(self.clock.clone()),
+            business_timezone: chrono_tz::UTC,
+            schedule_every: std::time::Duration::from_millis(100),
+        };
+        tokio::spawn(recoup_worker::run(settings, async move {
+            let _ = stopped.await;
+        }));
+        stop
+    }
+
     pub fn clock_now(&self) -> DateTime<Utc> {
         use recoup_core::Clock;
         self.clock.now()

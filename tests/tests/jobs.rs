@@ -2,29 +2,14 @@
 //! queued in one transaction, the relay hands it to the queue, the worker imports it
 //! and reports progress and the result on `GET /v1/jobs/{id}`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
+use recoup_core::db;
 use recoup_core::user::Role;
-use recoup_core::{db, job};
 use recoup_e2e::{ROLES, TestApp, expect_problem, read};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-
-fn start_worker(app: &TestApp) -> tokio::sync::oneshot::Sender<()> {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let settings = recoup_worker::Settings {
-        database_url: app.db.url.clone(),
-        redis_url: app.config.redis_url.clone(),
-        redis_prefix: app.redis_prefix.clone(),
-        clock: Arc::new(app.clock.clone()),
-    };
-    tokio::spawn(recoup_worker::run(settings, async move {
-        let _ = stopped.await;
-    }));
-    stop
-}
 
 async fn wait_for(app: &TestApp, user: &recoup_e2e::TestUser, id: &str) -> Result<Value> {
     // Polls the job as a client would; bounded, so a stuck worker fails the test.
@@ -47,7 +32,7 @@ async fn wait_for(app: &TestApp, user: &recoup_e2e::TestUser, id: &str) -> Resul
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_runs_through_the_queue_and_reports() -> Result<()> {
     let app = TestApp::spawn().await?;
-    let stop = start_worker(&app);
+    let stop = app.start_worker();
     let accountant = app.user(Role::Accountant).await?;
     // The first 300 rows of the sample (the whole file is imported in tests/import.rs).
     let sample = std::fs::read_to_string(concat!(
@@ -248,9 +233,8 @@ async fn the_outbox_follows_the_transaction_and_two_relays_share_it() -> Result<
         40
     );
     // Two relays at once push every row exactly once between them.
-    let queue = recoup_worker::queue_name(&app.redis_prefix, job::queue_of(job::JobKind::Import));
-    let mut a = recoup_worker::storage(&app.config.redis_url, &queue).await?;
-    let mut b = recoup_worker::storage(&app.config.redis_url, &queue).await?;
+    let mut a = recoup_worker::Queues::connect(&app.config.redis_url, &app.redis_prefix).await?;
+    let mut b = recoup_worker::Queues::connect(&app.config.redis_url, &app.redis_prefix).await?;
     let clock = app.clock.clone();
     let (ra, rb) = tokio::join!(
         async {

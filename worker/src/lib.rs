@@ -1,18 +1,32 @@
-//! The background worker: relays the outbox to Redis queues and runs each job family
-//! with apalis. Jobs carry only ids; every handler is idempotent, so a message
-//! delivered twice (a retry, a crash between push and mark) changes nothing twice.
+//! The background worker: relays the outbox to Redis queues, claims scheduled
+//! occurrences, and runs each job family with apalis. Jobs carry only ids; every
+//! handler is idempotent, so a message delivered twice (a retry, a crash between push
+//! and mark, a SIGKILL mid-job) changes nothing twice.
+//!
+//! One module per job family (`promises`, `disputes`, `idempotency`; imports run
+//! `recoup_core::import` directly) and `schedules` for the daily and nightly occurrences.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use apalis::layers::retry::RetryPolicy;
 use apalis::prelude::*;
 use apalis_redis::RedisStorage;
 use diesel_async::AsyncConnection;
+use futures_util::FutureExt;
 use recoup_core::clock::Clock;
 use recoup_core::db::{self, PgPool};
-use recoup_core::{import, job};
+use recoup_core::job::{self, Job, JobKind};
 use serde::{Deserialize, Serialize};
+use tower::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
+use tower::util::rng::HasherRng;
 use uuid::Uuid;
+
+mod disputes;
+mod idempotency;
+mod promises;
+pub mod schedules;
 
 /// What travels through a queue: a job id, never the job's data.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,6 +40,74 @@ pub struct Settings {
     /// Prefix of the queue names (tests isolate themselves with it).
     pub redis_prefix: String,
     pub clock: Arc<dyn Clock>,
+    /// The timezone the daily and nightly schedules are read in.
+    pub business_timezone: chrono_tz::Tz,
+    /// How often the schedules are checked.
+    pub schedule_every: Duration,
+}
+
+/// How one job family runs. Set here on purpose, per family, rather than left to the
+/// library's defaults: what a retry costs and how long a run may take differ a lot
+/// between an import of a million rows and a promise evaluation.
+#[derive(Debug, Clone, Copy)]
+pub struct Family {
+    pub kind: JobKind,
+    /// Runs in all (first try and retries) before the job is marked dead.
+    pub attempts: i32,
+    /// Exponential backoff between retries, from `backoff_min` up to `backoff_max`.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// One run's limit; a run that takes longer fails and is retried.
+    pub timeout: Duration,
+    /// Jobs of this family run at once in one process.
+    pub concurrency: usize,
+}
+
+pub const FAMILIES: [Family; 5] = [
+    Family {
+        kind: JobKind::Import,
+        attempts: 5,
+        backoff_min: Duration::from_secs(2),
+        backoff_max: Duration::from_secs(120),
+        timeout: Duration::from_secs(2 * 60 * 60),
+        concurrency: 1,
+    },
+    Family {
+        kind: JobKind::PromiseEvaluation,
+        attempts: 5,
+        backoff_min: Duration::from_secs(1),
+        backoff_max: Duration::from_secs(60),
+        timeout: Duration::from_secs(10 * 60),
+        concurrency: 4,
+    },
+    Family {
+        kind: JobKind::DisputeFollowUp,
+        attempts: 5,
+        backoff_min: Duration::from_secs(1),
+        backoff_max: Duration::from_secs(60),
+        timeout: Duration::from_secs(10 * 60),
+        concurrency: 1,
+    },
+    Family {
+        kind: JobKind::IdempotencyPurge,
+        attempts: 3,
+        backoff_min: Duration::from_secs(5),
+        backoff_max: Duration::from_secs(300),
+        timeout: Duration::from_secs(10 * 60),
+        concurrency: 1,
+    },
+    Family {
+        kind: JobKind::AgingSnapshot,
+        attempts: 5,
+        backoff_min: Duration::from_secs(5),
+        backoff_max: Duration::from_secs(300),
+        timeout: Duration::from_secs(60 * 60),
+        concurrency: 1,
+    },
+];
+
+pub fn family(kind: JobKind) -> Option<&'static Family> {
+    FAMILIES.iter().find(|f| f.kind == kind)
 }
 
 #[derive(Clone)]
@@ -50,12 +132,31 @@ pub fn queue_name(prefix: &str, family: &str) -> String {
     format!("{prefix}::{family}")
 }
 
+/// Every family's queue, by the queue name the outbox rows carry.
+#[derive(Clone)]
+pub struct Queues(HashMap<&'static str, Storage>);
+
+impl Queues {
+    pub async fn connect(redis_url: &str, prefix: &str) -> anyhow::Result<Self> {
+        let mut map = HashMap::new();
+        for f in &FAMILIES {
+            let queue = job::queue_of(f.kind);
+            map.insert(queue, storage(redis_url, &queue_name(prefix, queue)).await?);
+        }
+        Ok(Self(map))
+    }
+
+    fn get(&self, queue: &str) -> Option<&Storage> {
+        self.0.get(queue)
+    }
+}
+
 /// Pushes a batch of unsent outbox rows to their queues and marks them sent, in one
 /// transaction: a failed push leaves the rows for the next round, and concurrent relays
 /// (several worker processes) take different rows. Returns how many were relayed.
 pub async fn relay_once(
     pool: &PgPool,
-    imports: &mut Storage,
+    queues: &mut Queues,
     clock: &dyn Clock,
 ) -> anyhow::Result<usize> {
     let mut conn = db::conn(pool).await?;
@@ -63,12 +164,12 @@ pub async fn relay_once(
         .transaction(async |conn| {
             let pending = job::claim_unsent(conn, 100).await?;
             for p in &pending {
-                match p.queue.as_str() {
-                    "imports" => imports
+                match queues.0.get_mut(p.queue.as_str()) {
+                    Some(storage) => storage
                         .push(JobMessage { job_id: p.job_id })
                         .await
                         .map_err(|e| recoup_core::Error::Unavailable(format!("redis: {e}")))?,
-                    other => tracing::error!(queue = other, "outbox row for an unknown queue"),
+                    None => tracing::error!(queue = p.queue, "outbox row for an unknown queue"),
                 }
             }
             let ids: Vec<i64> = pending.iter().map(|p| p.id).collect();
@@ -79,28 +180,63 @@ pub async fn relay_once(
     Ok(relayed)
 }
 
-async fn run_import(message: JobMessage, state: Data<WorkerState>) -> Result<(), BoxDynError> {
+/// The system acting for a job: the audit trail names the job as the request.
+fn system_context(job: &Job, clock: &dyn Clock) -> recoup_core::Context {
+    recoup_core::Context::new(
+        recoup_core::Actor::System,
+        Some(format!("job:{}", job.id)),
+        clock.now(),
+    )
+}
+
+/// Every family's handler: marks the job running, runs its family's work and records
+/// the outcome (a failure before the last attempt goes back to apalis to retry).
+async fn handle(message: JobMessage, state: Data<WorkerState>) -> Result<(), BoxDynError> {
     let mut conn = db::conn(&state.pool).await?;
-    let clock = state.clock.clone();
-    import::run_job(&mut conn, message.job_id, || clock.now()).await?;
+    let clock = state.clock.as_ref();
+    let Some(job) = job::start(&mut conn, message.job_id, clock.now()).await? else {
+        return Ok(());
+    };
+    let Some(family) = family(job.kind) else {
+        return Err(format!("no worker family for {}", job.kind).into());
+    };
+    let outcome = if job.attempts > family.attempts {
+        // Runs that never reported back (the process was killed) count too; whatever
+        // keeps dying will not pass on one more try.
+        Err(recoup_core::Error::Internal(
+            "gave up after repeated interrupted runs".into(),
+        ))
+    } else {
+        let ctx = system_context(&job, clock);
+        match job.kind {
+            JobKind::Import => recoup_core::import::run_job(&mut conn, &job, || clock.now()).await,
+            JobKind::PromiseEvaluation => promises::run(&mut conn, &ctx, &job).await,
+            JobKind::DisputeFollowUp => disputes::run(&mut conn, &ctx).await,
+            JobKind::IdempotencyPurge => idempotency::run(&mut conn, &ctx).await,
+            JobKind::InstallmentTracking | JobKind::AgingSnapshot => Err(
+                recoup_core::Error::Internal(format!("{} jobs have no handler yet", job.kind)),
+            ),
+        }
+    };
+    job::conclude(&mut conn, &job, clock.now(), family.attempts, outcome).await?;
     Ok(())
 }
 
-/// Runs the relay and the workers until `shutdown` completes; in-flight jobs finish
-/// (or are left to be redelivered: they are idempotent).
+/// Runs the relay, the scheduler and one apalis worker per family until `shutdown`
+/// completes; in-flight jobs finish (or are left to be redelivered: they are
+/// idempotent).
 pub async fn run(
     settings: Settings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let pool = db::pool(&settings.database_url, 4)?;
-    let queue = queue_name(&settings.redis_prefix, job::queue_of(job::JobKind::Import));
-    let imports = storage(&settings.redis_url, &queue).await?;
-    let mut relay_storage = imports.clone();
+    let pool = db::pool(&settings.database_url, 6)?;
+    let queues = Queues::connect(&settings.redis_url, &settings.redis_prefix).await?;
+    let mut relay_queues = queues.clone();
     let relay_pool = pool.clone();
     let relay_clock = settings.clock.clone();
     let relay = tokio::spawn(async move {
         loop {
-            let wait = match relay_once(&relay_pool, &mut relay_storage, relay_clock.as_ref()).await
+            let wait = match relay_once(&relay_pool, &mut relay_queues, relay_clock.as_ref()).await
             {
                 Ok(0) => Duration::from_millis(200),
                 Ok(_) => Duration::ZERO,
@@ -112,29 +248,61 @@ pub async fn run(
             tokio::time::sleep(wait).await;
         }
     });
-    // A unique name per process: two processes sharing one never take over each
-    // other's orphaned tasks, and a quick restart is not refused as "still active".
-    let name = format!(
-        "recoup-imports-{}-{}",
-        std::process::id(),
-        Uuid::new_v4().simple()
-    );
-    // Poll often: the default backs off to a minute when the queue is idle, and a
-    // caller who just uploaded a file is waiting.
-    let worker = WorkerBuilder::new(name)
-        .backend(imports.poll_with_interval(Duration::from_millis(250)))
-        .retry(RetryPolicy::retries(3))
-        .data(WorkerState {
-            pool,
-            clock: settings.clock.clone(),
-        })
-        .build(run_import);
-    let outcome = worker
-        .run_until(async move {
-            shutdown.await;
+    let scheduler = tokio::spawn(schedules::run(
+        pool.clone(),
+        settings.clock.clone(),
+        settings.business_timezone,
+        settings.schedule_every,
+    ));
+    let shutdown = shutdown.shared();
+    let state = WorkerState {
+        pool,
+        clock: settings.clock.clone(),
+    };
+    let mut workers = Vec::new();
+    for f in &FAMILIES {
+        let queue = job::queue_of(f.kind);
+        let Some(storage) = queues.get(queue).cloned() else {
+            continue;
+        };
+        // A unique name per process: two processes sharing one never take over each
+        // other's orphaned tasks, and a quick restart is not refused as "still active".
+        let name = format!(
+            "recoup-{queue}-{}-{}",
+            std::process::id(),
+            Uuid::new_v4().simple()
+        );
+        let backoff =
+            ExponentialBackoffMaker::new(f.backoff_min, f.backoff_max, 0.5, HasherRng::default())
+                .map_err(|e| anyhow::anyhow!("backoff of {queue}: {e:?}"))?
+                .make_backoff();
+        // Retry wraps the timeout, so each attempt has its own limit. Poll often: the
+        // default backs off to a minute when idle, and a caller may be waiting.
+        let worker = WorkerBuilder::new(name)
+            .backend(storage.poll_with_interval(Duration::from_millis(250)))
+            .retry(
+                RetryPolicy::retries(usize::try_from(f.attempts - 1).unwrap_or(0))
+                    .with_backoff(backoff),
+            )
+            .timeout(f.timeout)
+            .concurrency(f.concurrency)
+            .data(state.clone())
+            .build(handle);
+        let stop = shutdown.clone();
+        workers.push(tokio::spawn(worker.run_until(async move {
+            stop.await;
             Ok::<(), std::io::Error>(())
-        })
-        .await;
+        })));
+    }
+    let mut outcome = Ok(());
+    for w in workers {
+        match w.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => outcome = Err(anyhow::anyhow!("worker: {e}")),
+            Err(e) => outcome = Err(anyhow::anyhow!("worker task: {e}")),
+        }
+    }
     relay.abort();
-    outcome.map_err(|e| anyhow::anyhow!("worker: {e}"))
+    scheduler.abort();
+    outcome
 }

@@ -30,12 +30,20 @@ async fn main() -> ExitCode {
         redis_url: var("RECOUP_REDIS_URL", "redis://127.0.0.1:6379"),
         redis_prefix: var("RECOUP_REDIS_PREFIX", "recoup"),
         clock: Arc::new(SystemClock),
+        business_timezone: match var("RECOUP_BUSINESS_TIMEZONE", "UTC").parse() {
+            Ok(tz) => tz,
+            Err(_) => {
+                tracing::error!("RECOUP_BUSINESS_TIMEZONE is not an IANA timezone name");
+                return ExitCode::FAILURE;
+            }
+        },
+        schedule_every: std::time::Duration::from_secs(30),
     };
     if let Err(e) = recoup_core::db::migrate(&settings.database_url).await {
         tracing::error!("database: {e}");
         return ExitCode::FAILURE;
     }
-    tracing::info!("recoup-worker running: outbox relay and imports");
+    tracing::info!("recoup-worker running: outbox relay, schedules and job families");
     match recoup_worker::run(settings, wait_for_stop()).await {
         Ok(()) => {
             tracing::info!("recoup-worker stopped");

@@ -11,10 +11,12 @@ pub mod collector_activity;
 pub mod credits;
 pub mod customers;
 pub mod deductions;
+pub mod disputes;
 pub mod gl_balances;
 pub mod imports;
 pub mod invoices;
 pub mod payments;
+pub mod promises;
 pub mod system;
 pub mod tasks;
 pub mod users;
@@ -102,6 +104,15 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(tasks::create)
         .service(tasks::get)
         .service(tasks::update)
+        .service(promises::list)
+        .service(promises::create)
+        .service(promises::get)
+        .service(promises::cancel)
+        .service(disputes::list)
+        .service(disputes::create)
+        .service(disputes::get)
+        .service(disputes::update)
+        .service(disputes::resolve)
         .service(audit_events::list);
 }
 
