@@ -29,6 +29,7 @@ pub mod invoice;
 pub mod job;
 pub mod journal;
 pub mod ledger;
+pub mod metrics;
 pub mod money;
 pub mod page;
 pub mod password;
