@@ -38,6 +38,7 @@ Single resources carry an `ETag`; `If-None-Match` answers 304 and updates requir
         (name = "integration", description = "Upserts by external id for ERP sync"),
         (name = "activities", description = "Every collection action on an account, by people and by the worker"),
         (name = "tasks", description = "Follow-ups for people"),
+        (name = "worklist", description = "Whom to work today and why: the ranked worklist and its weights"),
         (name = "promises", description = "Promises to pay, decided by the worker after date + grace"),
         (name = "disputes", description = "Contested amounts, out of collection until resolved; valid ones end in a credit memo"),
         (name = "imports", description = "CSV imports and the status of background jobs"),

@@ -72,6 +72,11 @@ impl Buckets {
         false
     }
 
+    /// The upper bounds in days (`[30, 60, 90, 120]` by default).
+    pub fn bounds(&self) -> &[u32] {
+        &self.bounds
+    }
+
     /// The bucket of an item this many days past due (≤ 0: current).
     pub fn index_for(&self, days_past_due: i64) -> usize {
         if days_past_due <= 0 {

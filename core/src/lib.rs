@@ -44,6 +44,7 @@ pub mod setting;
 pub mod statement;
 pub mod task;
 pub mod user;
+pub mod worklist;
 pub mod write_off;
 
 pub use access::{Actor, Context, Permission};

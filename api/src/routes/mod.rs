@@ -20,6 +20,7 @@ pub mod promises;
 pub mod system;
 pub mod tasks;
 pub mod users;
+pub mod worklist;
 pub mod write_offs;
 
 /// A cursor-paginated list body: `{"data": [...], "next_cursor": "…" | null}`.
@@ -104,6 +105,9 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(tasks::create)
         .service(tasks::get)
         .service(tasks::update)
+        .service(worklist::weights)
+        .service(worklist::save_weights)
+        .service(worklist::list)
         .service(promises::list)
         .service(promises::create)
         .service(promises::get)

@@ -1,0 +1,1002 @@
+//! The worklist: which accounts a collector should work today, in order, and why.
+//!
+//! The score is transparent: a sum of points, one component per factor, each
+//! `weight × measure` with a cap, so a collector (and a manager tuning the weights)
+//! can see exactly what put an account where it is. Amounts are in the account's
+//! currency (a customer has one), so a weight per 1,000 means 1,000 units of it.
+//!
+//! | factor | measure | default weight | cap |
+//! |---|---|---|---|
+//! | `overdue_amount` | collectible past-due amount (net of disputes) ÷ 1,000 | 2 per 1,000 | 40 |
+//! | `days_past_due` | days the oldest past-due invoice is late | 0.25 per day | 30 |
+//! | `broken_promises` | promises broken or partly kept in the last 30 days | 25 each | 50 |
+//! | `promise_due_today` | an open promise falls due today | 20 | 20 |
+//! | `missed_installments` | missed plan installments (once plans exist) | 20 each | 40 |
+//! | `days_since_contact` | days since the last call, e-mail, letter, sms, visit or meeting (never: 30) | 0.5 per day | 15 |
+//! | `risk` | risk rating: low 0, medium 1, high 2, critical 3 | 5 per step | 15 |
+//! | `account_size` | open balance ÷ 10,000 | 1 per 10,000 | 10 |
+//! | `tasks_due` | open tasks due today or earlier | 10 each | 30 |
+//!
+//! Left out (with the reason, on request): accounts on hold, in bankruptcy, with
+//! cease-communication, whose whole balance is disputed, whose collectible balance is
+//! all promised and not yet due, and accounts with nothing due at all.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use diesel::sql_types::{
+    Array, BigInt, Date, Integer, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid,
+};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::access::{Actor, Context, Permission};
+use crate::aging::Buckets;
+use crate::customer::RiskRating;
+use crate::error::{Error, FieldError, Result};
+use crate::money;
+use crate::setting::{self, Setting};
+use crate::user::Role;
+
+/// One factor's weight and cap (both in points).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Weight {
+    /// Points per unit of the factor's measure.
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String, example = "2")]
+    pub weight: Decimal,
+    /// The most points the factor can give.
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String, example = "40")]
+    pub cap: Decimal,
+}
+
+fn w(weight: i64, scale: u32, cap: i64) -> Weight {
+    Weight {
+        weight: Decimal::new(weight, scale),
+        cap: Decimal::from(cap),
+    }
+}
+
+/// The worklist's weights (admin setting `worklist_weights`); see the module table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Weights {
+    pub overdue_amount: Weight,
+    pub days_past_due: Weight,
+    pub broken_promises: Weight,
+    pub promise_due_today: Weight,
+    pub missed_installments: Weight,
+    pub days_since_contact: Weight,
+    pub risk: Weight,
+    pub account_size: Weight,
+    pub tasks_due: Weight,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Self {
+            overdue_amount: w(2, 0, 40),
+            days_past_due: w(25, 2, 30),
+            broken_promises: w(25, 0, 50),
+            promise_due_today: w(20, 0, 20),
+            missed_installments: w(20, 0, 40),
+            days_since_contact: w(5, 1, 15),
+            risk: w(5, 0, 15),
+            account_size: w(1, 0, 10),
+            tasks_due: w(10, 0, 30),
+        }
+    }
+}
+
+impl Weights {
+    fn all(&self) -> [(&'static str, &Weight); 9] {
+        [
+            ("overdue_amount", &self.overdue_amount),
+            ("days_past_due", &self.days_past_due),
+            ("broken_promises", &self.broken_promises),
+            ("promise_due_today", &self.promise_due_today),
+            ("missed_installments", &self.missed_installments),
+            ("days_since_contact", &self.days_since_contact),
+            ("risk", &self.risk),
+            ("account_size", &self.account_size),
+            ("tasks_due", &self.tasks_due),
+        ]
+    }
+}
+
+impl Setting for Weights {
+    const KEY: &'static str = "worklist_weights";
+
+    fn validate(&self) -> Result<()> {
+        let mut errors = Vec::new();
+        let limit = Decimal::from(1000);
+        for (name, weight) in self.all() {
+            for (part, value) in [("weight", weight.weight), ("cap", weight.cap)] {
+                if value < Decimal::ZERO || value > limit {
+                    errors.push(FieldError::new(
+                        format!("{name}.{part}"),
+                        "out_of_range",
+                        "between 0 and 1000",
+                    ));
+                } else if value.normalize().scale() > 4 {
+                    errors.push(FieldError::new(
+                        format!("{name}.{part}"),
+                        "too_many_decimals",
+                        "at most 4 decimal places",
+                    ));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(errors))
+        }
+    }
+}
+
+/// Past-due invoices of an account in one aging bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct BucketFigure {
+    #[schema(example = "61-90")]
+    pub bucket: String,
+    pub invoices: i64,
+    /// Collectible (open minus disputed) in the bucket.
+    #[schema(value_type = String, example = "12400.00")]
+    pub collectible: Decimal,
+}
+
+/// A promise broken (or partly kept) recently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenPromise {
+    pub amount: Decimal,
+    pub paid: Decimal,
+    pub decided_on: NaiveDate,
+}
+
+/// What the worklist knows about an account, gathered for one day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub customer_id: Uuid,
+    pub name: String,
+    pub currency: String,
+    pub collector_id: Option<Uuid>,
+    /// Everything open, due or not.
+    pub open_balance: Decimal,
+    /// Disputed by active disputes.
+    pub disputed: Decimal,
+    /// Past-due, net of disputes, by bucket (oldest last).
+    pub overdue: Vec<BucketFigure>,
+    pub oldest_days_past_due: i64,
+    /// Open promises not yet past their deadline, and the amount falling due today.
+    pub promised_pending: Decimal,
+    pub promised_today: Decimal,
+    pub broken_promises: Vec<BrokenPromise>,
+    pub missed_installments: i64,
+    pub last_contact_on: Option<NaiveDate>,
+    pub risk: Option<RiskRating>,
+    pub tasks_due: i64,
+    /// The active hold's kind, if any.
+    pub hold: Option<String>,
+    pub bankrupt: bool,
+    pub cease_communication: bool,
+}
+
+impl Account {
+    pub fn collectible_overdue(&self) -> Decimal {
+        self.overdue.iter().map(|b| b.collectible).sum()
+    }
+
+    fn past_due_invoices(&self) -> i64 {
+        self.overdue.iter().map(|b| b.invoices).sum()
+    }
+}
+
+/// One factor's share of a score.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Component {
+    #[schema(example = "overdue_amount")]
+    pub factor: String,
+    /// The measure the weight was applied to.
+    #[schema(value_type = String, example = "12.4")]
+    pub measure: Decimal,
+    #[schema(value_type = String, example = "24.80")]
+    pub points: Decimal,
+}
+
+text_enum! {
+    /// What to do next on the account.
+    pub enum NextAction {
+        /// A promise falls due today: check the payment arrived, call if not.
+        ConfirmPromise = "confirm_promise",
+        /// A promise was broken: call about it.
+        CallAboutBrokenPromise = "call_about_broken_promise",
+        /// A task is due: do it.
+        DoDueTask = "do_due_task",
+        /// Long past due and no recent contact: call.
+        Call = "call",
+        /// Past due, contacted recently: send a reminder.
+        SendReminder = "send_reminder",
+    }
+}
+
+text_enum! {
+    /// Why an account is left off today's list.
+    pub enum Exclusion {
+        OnHold = "on_hold",
+        Bankrupt = "bankrupt",
+        CeaseCommunication = "cease_communication",
+        AllDisputed = "all_disputed",
+        PromisedNotDue = "promised_not_due",
+        NothingDue = "nothing_due",
+    }
+}
+
+/// An account's place on the list: its score, the components that made it, the
+/// reasons in words and the suggested next action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scored {
+    pub score: Decimal,
+    pub components: Vec<Component>,
+    pub reasons: Vec<String>,
+    pub next_action: NextAction,
+}
+
+fn points(weight: &Weight, measure: Decimal) -> Decimal {
+    (weight.weight * measure)
+        .min(weight.cap)
+        .max(Decimal::ZERO)
+        .round_dp(2)
+}
+
+fn shown(amount: Decimal, currency: &str) -> String {
+    format!("{} {currency}", money::in_minor_units(amount, currency))
+}
+
+fn when(day: NaiveDate, today: NaiveDate) -> String {
+    match (today - day).num_days() {
+        0 => "today".to_owned(),
+        1 => "yesterday".to_owned(),
+        n => format!("{n} days ago"),
+    }
+}
+
+/// Why the account is not on today's list, if it is not.
+pub fn exclusion(a: &Account) -> Option<Exclusion> {
+    if a.hold.is_some() {
+        return Some(Exclusion::OnHold);
+    }
+    if a.bankrupt {
+        return Some(Exclusion::Bankrupt);
+    }
+    if a.cease_communication {
+        return Some(Exclusion::CeaseCommunication);
+    }
+    let collectible = a.open_balance - a.disputed;
+    if a.open_balance > Decimal::ZERO && collectible <= Decimal::ZERO {
+        return Some(Exclusion::AllDisputed);
+    }
+    let urgent = a.tasks_due > 0
+        || a.promised_today > Decimal::ZERO
+        || !a.broken_promises.is_empty()
+        || a.missed_installments > 0;
+    if collectible > Decimal::ZERO && a.promised_pending >= collectible && !urgent {
+        return Some(Exclusion::PromisedNotDue);
+    }
+    if a.collectible_overdue() <= Decimal::ZERO && !urgent {
+        return Some(Exclusion::NothingDue);
+    }
+    None
+}
+
+/// Scores an account with the weights, as of `today`.
+pub fn score(a: &Account, weights: &Weights, today: NaiveDate) -> Scored {
+    let thousand = Decimal::from(1000);
+    let overdue = a.collectible_overdue();
+    let contact_days = a
+        .last_contact_on
+        .map_or(30, |d| (today - d).num_days().clamp(0, 30));
+    let risk_steps = match a.risk {
+        None | Some(RiskRating::Low) => 0,
+        Some(RiskRating::Medium) => 1,
+        Some(RiskRating::High) => 2,
+        Some(RiskRating::Critical) => 3,
+    };
+    let measures = [
+        (
+            "overdue_amount",
+            &weights.overdue_amount,
+            overdue / thousand,
+        ),
+        (
+            "days_past_due",
+            &weights.days_past_due,
+            Decimal::from(a.oldest_days_past_due.max(0)),
+        ),
+        (
+            "broken_promises",
+            &weights.broken_promises,
+            Decimal::from(a.broken_promises.len()),
+        ),
+        (
+            "promise_due_today",
+            &weights.promise_due_today,
+            if a.promised_today > Decimal::ZERO {
+                Decimal::ONE
+            } else {
+                Decimal::ZERO
+            },
+        ),
+        (
+            "missed_installments",
+            &weights.missed_installments,
+            Decimal::from(a.missed_installments),
+        ),
+        (
+            "days_since_contact",
+            &weights.days_since_contact,
+            Decimal::from(contact_days),
+        ),
+        ("risk", &weights.risk, Decimal::from(risk_steps)),
+        (
+            "account_size",
+            &weights.account_size,
+            a.open_balance / Decimal::from(10_000),
+        ),
+        ("tasks_due", &weights.tasks_due, Decimal::from(a.tasks_due)),
+    ];
+    let components: Vec<Component> = measures
+        .iter()
+        .map(|(factor, weight, measure)| Component {
+            factor: (*factor).to_owned(),
+            measure: measure.round_dp(4).normalize(),
+            points: points(weight, *measure),
+        })
+        .filter(|c| !c.points.is_zero())
+        .collect();
+    let score = components.iter().map(|c| c.points).sum();
+
+    let mut reasons = Vec::new();
+    if a.promised_today > Decimal::ZERO {
+        reasons.push(format!(
+            "promise of {} due today",
+            shown(a.promised_today, &a.currency)
+        ));
+    }
+    for b in &a.broken_promises {
+        let what = if b.paid > Decimal::ZERO {
+            format!(
+                "promise of {} partly kept ({} paid) {}",
+                shown(b.amount, &a.currency),
+                shown(b.paid, &a.currency),
+                when(b.decided_on, today)
+            )
+        } else {
+            format!(
+                "promise of {} broken {}",
+                shown(b.amount, &a.currency),
+                when(b.decided_on, today)
+            )
+        };
+        reasons.push(what);
+    }
+    if a.missed_installments > 0 {
+        reasons.push(format!("{} missed installment(s)", a.missed_installments));
+    }
+    if let Some(oldest) = a.overdue.iter().rev().find(|b| b.invoices > 0) {
+        let n = a.past_due_invoices();
+        let plural = if n == 1 { "invoice" } else { "invoices" };
+        if oldest.invoices == n {
+            reasons.push(format!(
+                "{n} {plural} {} days past due, {} collectible",
+                oldest.bucket,
+                shown(overdue, &a.currency)
+            ));
+        } else {
+            reasons.push(format!(
+                "{n} {plural} past due ({} in {} days), {} collectible",
+                oldest.invoices,
+                oldest.bucket,
+                shown(overdue, &a.currency)
+            ));
+        }
+    }
+    if a.disputed > Decimal::ZERO {
+        reasons.push(format!(
+            "{} in dispute, not chased",
+            shown(a.disputed, &a.currency)
+        ));
+    }
+    if a.tasks_due > 0 {
+        reasons.push(format!("{} task(s) due", a.tasks_due));
+    }
+    match a.last_contact_on {
+        None => reasons.push("never contacted".to_owned()),
+        Some(d) if contact_days >= 14 => reasons.push(format!("last contact {}", when(d, today))),
+        Some(_) => {}
+    }
+    let next_action = if a.promised_today > Decimal::ZERO {
+        NextAction::ConfirmPromise
+    } else if !a.broken_promises.is_empty() {
+        NextAction::CallAboutBrokenPromise
+    } else if a.tasks_due > 0 {
+        NextAction::DoDueTask
+    } else if contact_days >= 7 {
+        NextAction::Call
+    } else {
+        NextAction::SendReminder
+    };
+    Scored {
+        score,
+        components,
+        reasons,
+        next_action,
+    }
+}
+
+/// Scored accounts highest first, and the accounts left out with why.
+pub type Ranked = (Vec<(Account, Scored)>, Vec<(Account, Exclusion)>);
+
+/// The list: scored accounts highest first (ties by customer id), and the excluded.
+pub fn rank(
+    accounts: Vec<Account>,
+    weights: &Weights,
+    today: NaiveDate,
+) -> Ranked {
+    let mut listed = Vec::new();
+    let mut excluded = Vec::new();
+    for a in accounts {
+        match exclusion(&a) {
+            Some(why) => excluded.push((a, why)),
+            None => {
+                let s = score(&a, weights, today);
+                listed.push((a, s));
+            }
+        }
+    }
+    listed.sort_by(|(a, x), (b, y)| {
+        y.score
+            .cmp(&x.score)
+            .then(a.customer_id.cmp(&b.customer_id))
+    });
+    excluded.sort_by_key(|(a, _)| a.customer_id);
+    (listed, excluded)
+}
+
+// ---- the API's view ----
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct WorklistQuery {
+    /// Whose list (managers and admins; collectors get their own).
+    pub collector_id: Option<Uuid>,
+    /// Only accounts with past-due amounts in this bucket (`1-30`, `31-60`, `61-90`, `91-120`, `120+`).
+    pub bucket: Option<String>,
+    /// Only accounts with at least this collectible past-due amount.
+    #[serde(default, deserialize_with = "money::decimal_string::option")]
+    #[param(value_type = Option<String>)]
+    pub min_amount: Option<Decimal>,
+    pub currency: Option<String>,
+    /// Only accounts with (or without) a task due.
+    pub has_task_due: Option<bool>,
+    /// Also list the accounts left out, with why.
+    pub include_excluded: Option<bool>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct WorklistRow {
+    pub rank: i64,
+    pub customer_id: Uuid,
+    #[schema(example = "Acme Industrial")]
+    pub customer_name: String,
+    #[schema(example = "USD")]
+    pub currency: String,
+    #[schema(value_type = String, example = "87.50")]
+    pub score: Decimal,
+    /// The factors that made the score.
+    pub components: Vec<Component>,
+    pub next_action: NextAction,
+    /// The reasons in words, most pressing first.
+    #[schema(example = json!(["promise of 2000.00 USD broken yesterday", "3 invoices 61-90 days past due, 12400.00 USD collectible"]))]
+    pub reasons: Vec<String>,
+    #[schema(value_type = String, example = "12400.00")]
+    pub collectible_overdue: Decimal,
+    #[schema(value_type = String, example = "15000.00")]
+    pub open_balance: Decimal,
+    #[schema(value_type = String, example = "0.00")]
+    pub disputed: Decimal,
+    pub overdue_by_bucket: Vec<BucketFigure>,
+    pub oldest_days_past_due: i64,
+    pub last_contact_on: Option<NaiveDate>,
+    pub tasks_due: i64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ExcludedRow {
+    pub customer_id: Uuid,
+    pub customer_name: String,
+    pub reason: Exclusion,
+    #[schema(value_type = String, example = "500.00")]
+    pub open_balance: Decimal,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Worklist {
+    /// The day the list is for (UTC).
+    pub as_of: NaiveDate,
+    pub collector_id: Option<Uuid>,
+    pub data: Vec<WorklistRow>,
+    pub next_cursor: Option<String>,
+    /// Accounts left out and why (with `include_excluded=true`, first page only).
+    pub excluded: Option<Vec<ExcludedRow>>,
+}
+
+#[derive(diesel::QueryableByName)]
+struct CustomerRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    currency: String,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    collector: Option<Uuid>,
+    #[diesel(sql_type = Nullable<Text>)]
+    risk: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    bankrupt: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    cease: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    hold: Option<String>,
+    #[diesel(sql_type = Nullable<Date>)]
+    last_contact: Option<NaiveDate>,
+    #[diesel(sql_type = BigInt)]
+    tasks_due: i64,
+}
+
+#[derive(diesel::QueryableByName)]
+struct InvoiceAggregate {
+    #[diesel(sql_type = SqlUuid)]
+    customer_id: Uuid,
+    /// 0: not yet due; 1..: the aging bucket.
+    #[diesel(sql_type = Integer)]
+    bucket: i32,
+    #[diesel(sql_type = BigInt)]
+    invoices: i64,
+    #[diesel(sql_type = Numeric)]
+    open: Decimal,
+    #[diesel(sql_type = Numeric)]
+    disputed: Decimal,
+    #[diesel(sql_type = Integer)]
+    oldest_days: i32,
+}
+
+#[derive(diesel::QueryableByName)]
+struct PromiseRow {
+    #[diesel(sql_type = SqlUuid)]
+    customer_id: Uuid,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Numeric)]
+    amount: Decimal,
+    #[diesel(sql_type = Numeric)]
+    paid: Decimal,
+    #[diesel(sql_type = Date)]
+    promised_on: NaiveDate,
+    #[diesel(sql_type = Integer)]
+    grace_days: i32,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    decided_at: Option<DateTime<Utc>>,
+}
+
+/// Whose accounts: a collector's own, or (managers, admins) any collector's or all.
+fn scope(ctx: &Context, asked: Option<Uuid>) -> Result<Option<Uuid>> {
+    match &ctx.actor {
+        Actor::User {
+            id,
+            role: Role::Collector | Role::FieldCollector,
+        } => match asked {
+            Some(other) if other != *id => {
+                Err(Error::forbidden("collectors see their own worklist"))
+            }
+            _ => Ok(Some(*id)),
+        },
+        _ => Ok(asked),
+    }
+}
+
+/// Gathers the accounts of a collector (or all, for `None`) as of `now`.
+pub async fn accounts(
+    conn: &mut AsyncPgConnection,
+    collector: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Account>> {
+    let today = now.date_naive();
+    let buckets = Buckets::default();
+    let labels = buckets.labels();
+    // Lower bounds in days past due of each past-due bucket: 1, 31, 61, 91, 121.
+    let mut bounds: Vec<i32> = vec![1];
+    for b in buckets.bounds() {
+        bounds.push(i32::try_from(*b).unwrap_or(i32::MAX).saturating_add(1));
+    }
+    let customers: Vec<CustomerRow> = diesel::sql_query(
+        "SELECT c.id, c.name, c.currency::text AS currency, c.assigned_collector_id AS collector,
+                c.risk_rating AS risk, c.bankrupt, c.cease_communication AS cease,
+                (SELECT h.kind FROM customer_holds h WHERE h.customer_id = c.id AND h.kind = 'collection' AND h.released_at IS NULL
+                   AND (h.expires_at IS NULL OR h.expires_at > $2) ORDER BY h.placed_at LIMIT 1) AS hold,
+                (SELECT (a.occurred_at AT TIME ZONE 'UTC')::date FROM activities a
+                  WHERE a.customer_id = c.id AND a.kind <> 'note' AND a.actor_kind <> 'system'
+                  ORDER BY a.occurred_at DESC LIMIT 1) AS last_contact,
+                (SELECT count(*) FROM tasks t WHERE t.customer_id = c.id AND t.status = 'open' AND t.due_on <= $3) AS tasks_due
+           FROM customers c
+          WHERE ($1::uuid IS NULL OR c.assigned_collector_id = $1)",
+    )
+    .bind::<Nullable<SqlUuid>, _>(collector)
+    .bind::<Timestamptz, _>(now)
+    .bind::<Date, _>(today)
+    .load(conn)
+    .await?;
+    let aggregates: Vec<InvoiceAggregate> = diesel::sql_query(
+        "WITH open AS (
+            SELECT i.customer_id, i.id, i.open_balance, ($2::date - i.due_date) AS days,
+                   coalesce((SELECT sum(di.amount) FROM dispute_invoices di JOIN disputes d ON d.id = di.dispute_id
+                              WHERE di.invoice_id = i.id AND d.status IN ('open', 'investigating')), 0) AS disputed
+              FROM invoices i
+             WHERE i.open_balance > 0
+               AND ($1::uuid IS NULL OR i.customer_id IN (SELECT id FROM customers WHERE assigned_collector_id = $1)))
+         SELECT customer_id, width_bucket(days, $3::int[]) AS bucket, count(*) AS invoices,
+                sum(open_balance) AS open, sum(least(disputed, open_balance)) AS disputed,
+                max(days) AS oldest_days
+           FROM open GROUP BY 1, 2",
+    )
+    .bind::<Nullable<SqlUuid>, _>(collector)
+    .bind::<Date, _>(today)
+    .bind::<Array<Integer>, _>(bounds)
+    .load(conn)
+    .await?;
+    let promises: Vec<PromiseRow> = diesel::sql_query(
+        "SELECT p.customer_id, p.status, p.amount, p.paid, p.promised_on, p.grace_days, p.decided_at
+           FROM promises p
+          WHERE ($1::uuid IS NULL OR p.customer_id IN (SELECT id FROM customers WHERE assigned_collector_id = $1))
+            AND (p.status = 'open' OR (p.status IN ('broken', 'partially_kept') AND p.decided_at >= $2))",
+    )
+    .bind::<Nullable<SqlUuid>, _>(collector)
+    .bind::<Timestamptz, _>(now - chrono::Duration::days(30))
+    .load(conn)
+    .await?;
+
+    let mut by_id: HashMap<Uuid, Account> = HashMap::with_capacity(customers.len());
+    for c in customers {
+        by_id.insert(
+            c.id,
+            Account {
+                customer_id: c.id,
+                name: c.name,
+                currency: c.currency,
+                collector_id: c.collector,
+                open_balance: Decimal::ZERO,
+                disputed: Decimal::ZERO,
+                overdue: Vec::new(),
+                oldest_days_past_due: 0,
+                promised_pending: Decimal::ZERO,
+                promised_today: Decimal::ZERO,
+                broken_promises: Vec::new(),
+                missed_installments: 0,
+                last_contact_on: c.last_contact,
+                risk: c
+                    .risk
+                    .as_deref()
+                    .and_then(|r| RiskRating::ALL.iter().copied().find(|x| x.as_str() == r)),
+                tasks_due: c.tasks_due,
+                hold: c.hold,
+                bankrupt: c.bankrupt,
+                cease_communication: c.cease,
+            },
+        );
+    }
+    for g in aggregates {
+        let Some(a) = by_id.get_mut(&g.customer_id) else {
+            continue;
+        };
+        a.open_balance += g.open;
+        a.disputed += g.disputed;
+        if g.bucket >= 1 {
+            let label = usize::try_from(g.bucket)
+                .ok()
+                .and_then(|i| labels.get(i))
+                .cloned()
+                .unwrap_or_default();
+            a.overdue.push(BucketFigure {
+                bucket: label,
+                invoices: g.invoices,
+                collectible: g.open - g.disputed,
+            });
+            a.oldest_days_past_due = a.oldest_days_past_due.max(i64::from(g.oldest_days));
+        }
+    }
+    for p in promises {
+        let Some(a) = by_id.get_mut(&p.customer_id) else {
+            continue;
+        };
+        if p.status == "open" {
+            let deadline = p
+                .promised_on
+                .checked_add_days(Days::new(u64::try_from(p.grace_days).unwrap_or(0)))
+                .unwrap_or(p.promised_on);
+            if deadline >= today {
+                a.promised_pending += (p.amount - p.paid).max(Decimal::ZERO);
+            }
+            if p.promised_on == today {
+                a.promised_today += (p.amount - p.paid).max(Decimal::ZERO);
+            }
+        } else if let Some(at) = p.decided_at {
+            a.broken_promises.push(BrokenPromise {
+                amount: p.amount,
+                paid: p.paid,
+                decided_on: at.date_naive(),
+            });
+        }
+    }
+    let mut out: Vec<Account> = by_id.into_values().collect();
+    for a in &mut out {
+        // Oldest bucket last, as the aging report orders them.
+        a.overdue
+            .sort_by_key(|b| labels.iter().position(|l| *l == b.bucket));
+        a.broken_promises
+            .sort_by_key(|b| std::cmp::Reverse(b.decided_on));
+    }
+    Ok(out)
+}
+
+/// `GET /v1/worklist`.
+pub async fn worklist(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    query: &WorklistQuery,
+) -> Result<Worklist> {
+    ctx.actor.require(Permission::WorklistRead)?;
+    let page =
+        crate::page::PageRequest::<(Decimal, Uuid)>::parse(query.limit, query.cursor.as_deref())?;
+    let collector = scope(ctx, query.collector_id)?;
+    let labels = Buckets::default().labels();
+    if let Some(b) = &query.bucket
+        && (b == "current" || !labels.contains(b))
+    {
+        return Err(Error::invalid_query(
+            "bucket",
+            "unknown_bucket",
+            format!("one of {}", labels.get(1..).unwrap_or_default().join(", ")),
+        ));
+    }
+    if query.min_amount.is_some_and(|m| m < Decimal::ZERO) {
+        return Err(Error::invalid_query(
+            "min_amount",
+            "negative_amount",
+            "must not be negative",
+        ));
+    }
+    let weights: Weights = setting::load(conn).await?;
+    let today = ctx.now.date_naive();
+    let accounts = accounts(conn, collector, ctx.now).await?;
+    let (listed, excluded) = rank(accounts, &weights, today);
+    let keep = |a: &Account| {
+        query
+            .currency
+            .as_deref()
+            .is_none_or(|c| a.currency.eq_ignore_ascii_case(c))
+            && query
+                .min_amount
+                .is_none_or(|m| a.collectible_overdue() >= m)
+            && query.has_task_due.is_none_or(|t| t == (a.tasks_due > 0))
+            && query
+                .bucket
+                .as_deref()
+                .is_none_or(|b| a.overdue.iter().any(|f| f.bucket == b && f.invoices > 0))
+    };
+    let rows: Vec<WorklistRow> = listed
+        .into_iter()
+        .filter(|(a, _)| keep(a))
+        .enumerate()
+        .map(|(i, (a, s))| WorklistRow {
+            rank: i64::try_from(i).unwrap_or(i64::MAX).saturating_add(1),
+            customer_id: a.customer_id,
+            customer_name: a.name.clone(),
+            currency: a.currency.clone(),
+            score: s.score,
+            components: s.components,
+            next_action: s.next_action,
+            reasons: s.reasons,
+            collectible_overdue: money::in_minor_units(a.collectible_overdue(), &a.currency),
+            open_balance: money::in_minor_units(a.open_balance, &a.currency),
+            disputed: money::in_minor_units(a.disputed, &a.currency),
+            overdue_by_bucket: a
+                .overdue
+                .iter()
+                .map(|b| BucketFigure {
+                    bucket: b.bucket.clone(),
+                    invoices: b.invoices,
+                    collectible: money::in_minor_units(b.collectible, &a.currency),
+                })
+                .collect(),
+            oldest_days_past_due: a.oldest_days_past_due,
+            last_contact_on: a.last_contact_on,
+            tasks_due: a.tasks_due,
+        })
+        .filter(|r| match &page.after {
+            None => true,
+            Some((score, id)) => r.score < *score || (r.score == *score && r.customer_id > *id),
+        })
+        .take(usize::try_from(page.fetch()).unwrap_or(usize::MAX))
+        .collect();
+    let first_page = page.after.is_none();
+    let page =
+        crate::page::Page::from_rows(rows, page.limit, |r: &WorklistRow| (r.score, r.customer_id));
+    let excluded = (query.include_excluded == Some(true) && first_page).then(|| {
+        excluded
+            .into_iter()
+            .filter(|(a, _)| keep(a) || query.bucket.is_some() || query.min_amount.is_some())
+            .map(|(a, why)| ExcludedRow {
+                customer_id: a.customer_id,
+                customer_name: a.name.clone(),
+                reason: why,
+                open_balance: money::in_minor_units(a.open_balance, &a.currency),
+            })
+            .collect()
+    });
+    Ok(Worklist {
+        as_of: today,
+        collector_id: collector,
+        data: page.data,
+        next_cursor: page.next_cursor,
+        excluded,
+    })
+}
+
+/// `GET /v1/worklist/weights`.
+pub async fn weights(conn: &mut AsyncPgConnection, ctx: &Context) -> Result<Weights> {
+    ctx.actor.require(Permission::WorklistRead)?;
+    setting::load(conn).await
+}
+
+/// `PUT /v1/worklist/weights` (admins).
+pub async fn save_weights(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    weights: Weights,
+) -> Result<Weights> {
+    setting::save(conn, ctx, weights).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 3, d).unwrap_or(NaiveDate::MIN)
+    }
+
+    fn account(id: u128) -> Account {
+        Account {
+            customer_id: Uuid::from_u128(id),
+            name: format!("Customer {id}"),
+            currency: "USD".into(),
+            collector_id: None,
+            open_balance: Decimal::ZERO,
+            disputed: Decimal::ZERO,
+            overdue: Vec::new(),
+            oldest_days_past_due: 0,
+            promised_pending: Decimal::ZERO,
+            promised_today: Decimal::ZERO,
+            broken_promises: Vec::new(),
+            missed_installments: 0,
+            last_contact_on: Some(day(10)),
+            risk: None,
+            tasks_due: 0,
+            hold: None,
+            bankrupt: false,
+            cease_communication: false,
+        }
+    }
+
+    fn overdue(a: &mut Account, bucket: &str, invoices: i64, cents: i64, days: i64) {
+        a.overdue.push(BucketFigure {
+            bucket: bucket.into(),
+            invoices,
+            collectible: Decimal::new(cents, 2),
+        });
+        a.open_balance += Decimal::new(cents, 2);
+        a.oldest_days_past_due = a.oldest_days_past_due.max(days);
+    }
+
+    #[test]
+    fn the_score_is_the_sum_of_its_components_with_reasons() {
+        let mut a = account(1);
+        overdue(&mut a, "61-90", 3, 1_240_000, 75);
+        a.broken_promises.push(BrokenPromise {
+            amount: Decimal::new(200_000, 2),
+            paid: Decimal::ZERO,
+            decided_on: day(9),
+        });
+        let s = score(&a, &Weights::default(), day(10));
+        // 12.4 × 2 = 24.8; 75 × 0.25 = 18.75; 1 broken × 25; contact today 0; size 1.24.
+        let pts: Vec<(&str, Decimal)> = s
+            .components
+            .iter()
+            .map(|c| (c.factor.as_str(), c.points))
+            .collect();
+        assert_eq!(
+            pts,
+            vec![
+                ("overdue_amount", Decimal::new(2480, 2)),
+                ("days_past_due", Decimal::new(1875, 2)),
+                ("broken_promises", Decimal::new(25, 0)),
+                ("account_size", Decimal::new(124, 2)),
+            ]
+        );
+        assert_eq!(s.score, Decimal::new(6979, 2));
+        assert_eq!(s.next_action, NextAction::CallAboutBrokenPromise);
+        assert_eq!(
+            s.reasons,
+            vec![
+                "promise of 2000.00 USD broken yesterday".to_owned(),
+                "3 invoices 61-90 days past due, 12400.00 USD collectible".to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn exclusions_say_why() {
+        let mut held = account(1);
+        overdue(&mut held, "1-30", 1, 10_000, 5);
+        held.hold = Some("collection".into());
+        assert_eq!(exclusion(&held), Some(Exclusion::OnHold));
+        let mut disputed = account(2);
+        overdue(&mut disputed, "1-30", 1, 10_000, 5);
+        disputed.disputed = disputed.open_balance;
+        assert_eq!(exclusion(&disputed), Some(Exclusion::AllDisputed));
+        let mut promised = account(3);
+        overdue(&mut promised, "1-30", 1, 10_000, 5);
+        promised.promised_pending = promised.open_balance;
+        assert_eq!(exclusion(&promised), Some(Exclusion::PromisedNotDue));
+        // A promise due today puts it back on the list.
+        promised.promised_today = promised.open_balance;
+        assert_eq!(exclusion(&promised), None);
+        assert_eq!(exclusion(&account(4)), Some(Exclusion::NothingDue));
+        let mut task = account(5);
+        task.tasks_due = 1;
+        assert_eq!(exclusion(&task), None);
+    }
+
+    #[test]
+    fn caps_hold() {
+        let mut a = account(1);
+        overdue(&mut a, "120+", 40, 100_000_000, 400);
+        let s = score(&a, &Weights::default(), day(10));
+        assert!(s.components.iter().all(|c| c.points <= Decimal::from(40)));
+    }
+
+    proptest! {
+        #[test]
+        fn more_overdue_never_ranks_lower(cents in 0i64..100_000_000, extra in 1i64..10_000_000, days in 1i64..400) {
+            let mut a = account(1);
+            overdue(&mut a, "1-30", 1, cents, days);
+            let mut b = account(2);
+            overdue(&mut b, "1-30", 1, cents + extra, days);
+            let w = Weights::default();
+            prop_assert!(score(&b, &w, day(10)).score >= score(&a, &w, day(10)).score);
+            let total: Decimal = score(&a, &w, day(10)).components.iter().map(|c| c.points).sum();
+            prop_assert_eq!(total, score(&a, &w, day(10)).score);
+        }
+    }
+}
