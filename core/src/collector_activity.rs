@@ -6,6 +6,9 @@
 //! - The period is `[from, to]` in whole UTC days: instants from `from` 00:00 to the
 //!   end of `to`.
 //! - Activities count those the user logged themselves (`actor_id`), by `occurred_at`.
+//! - Promises count those the collector recorded: made (recorded in the period), and
+//!   kept, partially kept and broken (decided in the period), with their amounts per
+//!   currency; a promise re-decided later (a returned payment) counts where it ended.
 //! - Recovered is, per currency, cash applied in the period to invoices of customers
 //!   assigned to the collector today, minus applications reversed (returned payments)
 //!   in the period; so periods add up.
@@ -89,6 +92,25 @@ pub struct Recovered {
     pub amount: Decimal,
 }
 
+/// Promises a collector recorded, per currency.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PromiseFigures {
+    #[schema(example = "USD")]
+    pub currency: String,
+    pub made: i64,
+    #[schema(value_type = String, example = "6000.00")]
+    pub made_amount: Decimal,
+    pub kept: i64,
+    #[schema(value_type = String, example = "4000.00")]
+    pub kept_amount: Decimal,
+    pub partially_kept: i64,
+    #[schema(value_type = String, example = "500.00")]
+    pub partially_kept_amount: Decimal,
+    pub broken: i64,
+    #[schema(value_type = String, example = "1500.00")]
+    pub broken_amount: Decimal,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CollectorActivity {
     pub user_id: Uuid,
@@ -99,6 +121,8 @@ pub struct CollectorActivity {
     /// Activities the collector logged, by kind and outcome.
     pub activities: Vec<ActivityTally>,
     pub activity_count: i64,
+    /// Promises they recorded: made in the period, and decided in it.
+    pub promises: Vec<PromiseFigures>,
     /// Cash applied on their accounts in the period, net of returns, per currency.
     pub recovered: Vec<Recovered>,
 }
@@ -132,6 +156,20 @@ struct TallyRow {
     outcome: Option<String>,
     #[diesel(sql_type = BigInt)]
     count: i64,
+}
+
+#[derive(diesel::QueryableByName)]
+struct PromiseRow {
+    #[diesel(sql_type = SqlUuid)]
+    user_id: Uuid,
+    #[diesel(sql_type = Text)]
+    currency: String,
+    #[diesel(sql_type = Text)]
+    figure: String,
+    #[diesel(sql_type = BigInt)]
+    count: i64,
+    #[diesel(sql_type = Numeric)]
+    amount: Decimal,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -193,7 +231,49 @@ pub async fn report(
     .load(conn)
     .await?;
 
+    let promises: Vec<PromiseRow> = diesel::sql_query(
+        "SELECT created_by AS user_id, currency::text AS currency, 'made' AS figure, \
+                count(*) AS count, sum(amount) AS amount \
+           FROM promises WHERE created_by IS NOT NULL AND created_at >= $1 AND created_at < $2 \
+          GROUP BY 1, 2 \
+         UNION ALL \
+         SELECT created_by, currency::text, status, count(*), sum(amount) \
+           FROM promises WHERE created_by IS NOT NULL AND decided_at >= $1 AND decided_at < $2 \
+            AND status IN ('kept', 'partially_kept', 'broken') \
+          GROUP BY 1, 2, 3",
+    )
+    .bind::<Timestamptz, _>(start)
+    .bind::<Timestamptz, _>(end)
+    .load(conn)
+    .await?;
+
     let mut by_user: BTreeMap<Uuid, (Vec<ActivityTally>, i64, Vec<Recovered>)> = BTreeMap::new();
+    let mut promised: BTreeMap<(Uuid, String), PromiseFigures> = BTreeMap::new();
+    for p in promises {
+        let f = promised
+            .entry((p.user_id, p.currency.clone()))
+            .or_insert_with(|| PromiseFigures {
+                currency: p.currency.clone(),
+                ..PromiseFigures::default()
+            });
+        let amount = money::in_minor_units(p.amount, &p.currency);
+        match p.figure.as_str() {
+            "made" => (f.made, f.made_amount) = (p.count, amount),
+            "kept" => (f.kept, f.kept_amount) = (p.count, amount),
+            "partially_kept" => (f.partially_kept, f.partially_kept_amount) = (p.count, amount),
+            _ => (f.broken, f.broken_amount) = (p.count, amount),
+        }
+    }
+    for f in promised.values_mut() {
+        for a in [
+            &mut f.made_amount,
+            &mut f.kept_amount,
+            &mut f.partially_kept_amount,
+            &mut f.broken_amount,
+        ] {
+            *a = money::in_minor_units(*a, &f.currency);
+        }
+    }
     for t in tallies {
         let entry = by_user.entry(t.user_id).or_default();
         entry.1 += t.count;
@@ -213,12 +293,18 @@ pub async fn report(
         .into_iter()
         .map(|c| {
             let (activities, activity_count, recovered) = by_user.remove(&c.id).unwrap_or_default();
+            let promises = promised
+                .iter()
+                .filter(|((user, _), _)| *user == c.id)
+                .map(|(_, f)| f.clone())
+                .collect();
             CollectorActivity {
                 user_id: c.id,
                 name: c.name,
                 role: c.role,
                 activities,
                 activity_count,
+                promises,
                 recovered,
             }
         })

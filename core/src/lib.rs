@@ -22,6 +22,7 @@ pub mod deduction;
 pub mod dispute;
 pub mod error;
 pub mod gl_balance;
+pub mod hit_list;
 pub mod hold;
 pub mod idempotency;
 pub mod import;

@@ -442,11 +442,7 @@ pub fn score(a: &Account, weights: &Weights, today: NaiveDate) -> Scored {
 pub type Ranked = (Vec<(Account, Scored)>, Vec<(Account, Exclusion)>);
 
 /// The list: scored accounts highest first (ties by customer id), and the excluded.
-pub fn rank(
-    accounts: Vec<Account>,
-    weights: &Weights,
-    today: NaiveDate,
-) -> Ranked {
+pub fn rank(accounts: Vec<Account>, weights: &Weights, today: NaiveDate) -> Ranked {
     let mut listed = Vec::new();
     let mut excluded = Vec::new();
     for a in accounts {

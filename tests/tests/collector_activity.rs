@@ -48,8 +48,34 @@ async fn collector_activity_counts_what_each_collector_did_and_recovered() -> Re
 
     app.invoice(&mine, "A-1", "1000.00", "2026-01-01", "2026-01-31")
         .await?;
+    let a2 = app
+        .invoice(&mine, "A-2", "100.00", "2026-02-01", "2026-02-28")
+        .await?;
     app.invoice(&euro, "E-1", "300.00", "2026-01-01", "2026-01-31")
         .await?;
+    let a1_id = {
+        let (_, list) = read(
+            app.as_user(&casey, Method::GET, "/v1/invoices?limit=10")
+                .send()
+                .await?,
+        )
+        .await?;
+        list["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["number"] == "A-1")
+            .map(|i| i["id"].clone())
+            .unwrap_or(Value::Null)
+    };
+    for (invoice, amount) in [(&a1_id, "400.00"), (&a2["id"], "100.00")] {
+        let res = app
+            .as_user(&casey, Method::POST, "/v1/promises")
+            .json(&json!({"customer_id": mine["id"], "invoice_ids": [invoice], "amount": amount, "promised_on": "2026-03-02", "grace_days": 0}))
+            .send()
+            .await?;
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
     let pay = |customer: &Value, amount: &str| {
         app.money(
             &accountant,
@@ -73,6 +99,19 @@ async fn collector_activity_counts_what_each_collector_did_and_recovered() -> Re
         .send()
         .await?;
     assert_eq!(res.status(), StatusCode::OK);
+
+    // The worker would evaluate on each payment; here the evaluation runs directly.
+    let pool = recoup_core::db::pool(&app.db.url, 1)?;
+    let mut conn = recoup_core::db::conn(&pool).await?;
+    let mut evaluated = recoup_core::promise::Evaluation::default();
+    recoup_core::promise::evaluate_customer(
+        &mut conn,
+        &recoup_core::Context::system(app.clock_now()),
+        id_of(&mine),
+        &mut evaluated,
+    )
+    .await?;
+    assert_eq!(evaluated.kept, 1);
 
     let manager = app.user(Role::Manager).await?;
     let (status, report) = read(
@@ -109,6 +148,12 @@ async fn collector_activity_counts_what_each_collector_did_and_recovered() -> Re
     assert_eq!(
         c["recovered"],
         json!([{"currency": "EUR", "amount": "300.00"}, {"currency": "USD", "amount": "400.00"}])
+    );
+    // Two promises recorded, the 400 one kept by the payment that was not returned.
+    assert_eq!(
+        c["promises"],
+        json!([{"currency": "USD", "made": 2, "made_amount": "500.00", "kept": 1, "kept_amount": "400.00",
+                "partially_kept": 0, "partially_kept_amount": "0.00", "broken": 0, "broken_amount": "0.00"}])
     );
     let other = row(chris.id);
     assert_eq!(other["activity_count"], 0);

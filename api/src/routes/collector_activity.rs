@@ -9,13 +9,16 @@ use crate::csv;
 use crate::error::{ApiResult, Problem};
 use crate::state::AppState;
 
-/// Collector activity over a period: activities by kind and outcome, and cash
-/// recovered on each collector's accounts.
+/// Collector activity over a period: activities by kind and outcome, promises made,
+/// kept, partially kept and broken (count and amount), and cash recovered on each
+/// collector's accounts.
 ///
 /// Activities are those the collector logged, by when they happened. Recovered is
 /// cash applied in the period to invoices of the customers assigned to the collector
 /// today, minus applications reversed by returned payments in the period, per
-/// currency. `Accept: text/csv` answers one row per figure:
+/// currency. Promises are those the collector recorded: made in the period, and
+/// decided in it. `Accept: text/csv` answers one row per figure (promise figures have
+/// `kind` `count` or `amount`):
 /// `user_id,name,role,figure,kind,outcome,currency,value`.
 #[utoipa::path(
     tag = "reports",
@@ -60,6 +63,33 @@ pub async fn report(
                         "",
                         &a.count.to_string(),
                     ])?;
+                }
+                for p in &c.promises {
+                    for (figure, count, amount) in [
+                        ("promises_made", p.made, p.made_amount),
+                        ("promises_kept", p.kept, p.kept_amount),
+                        (
+                            "promises_partially_kept",
+                            p.partially_kept,
+                            p.partially_kept_amount,
+                        ),
+                        ("promises_broken", p.broken, p.broken_amount),
+                    ] {
+                        for (kind, value) in
+                            [("count", count.to_string()), ("amount", amount.to_string())]
+                        {
+                            w.write_record([
+                                id.as_str(),
+                                &c.name,
+                                &c.role,
+                                figure,
+                                kind,
+                                "",
+                                &p.currency,
+                                &value,
+                            ])?;
+                        }
+                    }
                 }
                 for r in &c.recovered {
                     w.write_record([

@@ -13,6 +13,7 @@ pub mod customers;
 pub mod deductions;
 pub mod disputes;
 pub mod gl_balances;
+pub mod hit_list;
 pub mod imports;
 pub mod invoices;
 pub mod payments;
@@ -94,6 +95,7 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(gl_balances::create)
         .service(gl_balances::reconciliation)
         .service(collector_activity::report)
+        .service(hit_list::report)
         .service(imports::create)
         .service(imports::list)
         .service(imports::get)
