@@ -39,6 +39,7 @@ Single resources carry an `ETag`; `If-None-Match` answers 304 and updates requir
         (name = "activities", description = "Every collection action on an account, by people and by the worker"),
         (name = "tasks", description = "Follow-ups for people"),
         (name = "worklist", description = "Whom to work today and why: the ranked worklist and its weights"),
+        (name = "payment-plans", description = "Installment plans: previews against the admin's policy"),
         (name = "promises", description = "Promises to pay, decided by the worker after date + grace"),
         (name = "disputes", description = "Contested amounts, out of collection until resolved; valid ones end in a credit memo"),
         (name = "imports", description = "CSV imports and the status of background jobs"),

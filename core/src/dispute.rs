@@ -830,6 +830,52 @@ pub async fn list(
     })
 }
 
+/// Records a dispute that imported data flags on a new invoice (IBM's `Disputed`
+/// column): opened on the invoice date over the whole amount, and resolved invalid on
+/// the day it was settled in full, or still open if it was not.
+pub(crate) async fn record_imported(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    invoice: &invoice::Invoice,
+    settled_on: Option<NaiveDate>,
+) -> Result<()> {
+    let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    let opened = midnight(invoice.issue_date).unwrap_or(ctx.now);
+    let resolved = settled_on.and_then(midnight);
+    let id = Uuid::now_v7();
+    diesel::insert_into(disputes::table)
+        .values((
+            disputes::id.eq(id),
+            disputes::customer_id.eq(invoice.customer_id),
+            disputes::amount.eq(invoice.amount),
+            disputes::currency.eq(&invoice.currency),
+            disputes::reason_code.eq(DisputeReason::Other),
+            disputes::status.eq(if resolved.is_some() {
+                DisputeStatus::ResolvedInvalid
+            } else {
+                DisputeStatus::Open
+            }),
+            disputes::description.eq("Flagged as disputed in the imported data"),
+            disputes::due_on.eq(invoice.due_date),
+            disputes::resolution_note.eq(resolved.map(|_| "Settled in full (imported)")),
+            disputes::resolved_at.eq(resolved),
+            disputes::created_by.eq(ctx.actor.id()),
+            disputes::created_at.eq(opened),
+            disputes::updated_at.eq(ctx.now),
+        ))
+        .execute(conn)
+        .await?;
+    diesel::insert_into(dispute_invoices::table)
+        .values((
+            dispute_invoices::dispute_id.eq(id),
+            dispute_invoices::invoice_id.eq(invoice.id),
+            dispute_invoices::amount.eq(invoice.amount),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// The daily run: each active dispute past its due date gets one open task for its
 /// owner (none while an earlier one is still open). Returns how many were made.
 pub async fn follow_up_overdue(conn: &mut AsyncPgConnection, ctx: &Context) -> Result<usize> {

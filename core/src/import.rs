@@ -297,6 +297,9 @@ pub async fn write_ibm_row(
                 },
             )
             .await?;
+            if row.disputed && invoice_created {
+                crate::dispute::record_imported(conn, ctx, &inv, row.settled_date).await?;
+            }
             let mut payment_created = false;
             if let Some(settled) = row.settled_date {
                 let (_, created) = payment::upsert_external(

@@ -36,6 +36,7 @@ pub mod page;
 pub mod password;
 pub mod patch;
 pub mod payment;
+pub mod payment_plan;
 pub mod promise;
 pub mod schedule;
 pub mod scheduled;

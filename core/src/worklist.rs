@@ -180,7 +180,7 @@ pub struct Account {
     pub last_contact_on: Option<NaiveDate>,
     pub risk: Option<RiskRating>,
     pub tasks_due: i64,
-    /// The active hold's kind, if any.
+    /// The active collection hold's reason, if any.
     pub hold: Option<String>,
     pub bankrupt: bool,
     pub cease_communication: bool,
@@ -625,47 +625,63 @@ pub async fn accounts(
     for b in buckets.bounds() {
         bounds.push(i32::try_from(*b).unwrap_or(i32::MAX).saturating_add(1));
     }
-    let customers: Vec<CustomerRow> = diesel::sql_query(
+    // Two fixed variants rather than `$1 IS NULL OR …`, which a generic plan cannot
+    // narrow to the collector's rows (it scanned every invoice).
+    let of = |alias: &str| match collector {
+        Some(_) if alias == "c" => "c.assigned_collector_id = $1".to_owned(),
+        Some(_) => {
+            format!(
+                "{alias}.customer_id IN (SELECT id FROM customers WHERE assigned_collector_id = $1)"
+            )
+        }
+        None => "$1::uuid IS NULL".to_owned(),
+    };
+    let (of_customer, of_dispute, of_invoice, of_promise) = (of("c"), of("d"), of("i"), of("p"));
+    let customers: Vec<CustomerRow> = diesel::sql_query(format!(
         "SELECT c.id, c.name, c.currency::text AS currency, c.assigned_collector_id AS collector,
                 c.risk_rating AS risk, c.bankrupt, c.cease_communication AS cease,
-                (SELECT h.kind FROM customer_holds h WHERE h.customer_id = c.id AND h.kind = 'collection' AND h.released_at IS NULL
-                   AND (h.expires_at IS NULL OR h.expires_at > $2) ORDER BY h.placed_at LIMIT 1) AS hold,
+                CASE WHEN c.collection_hold_reason IS NOT NULL
+                      AND (c.collection_hold_expires_at IS NULL OR c.collection_hold_expires_at > $2)
+                     THEN c.collection_hold_reason END AS hold,
                 (SELECT (a.occurred_at AT TIME ZONE 'UTC')::date FROM activities a
                   WHERE a.customer_id = c.id AND a.kind <> 'note' AND a.actor_kind <> 'system'
                   ORDER BY a.occurred_at DESC LIMIT 1) AS last_contact,
                 (SELECT count(*) FROM tasks t WHERE t.customer_id = c.id AND t.status = 'open' AND t.due_on <= $3) AS tasks_due
            FROM customers c
-          WHERE ($1::uuid IS NULL OR c.assigned_collector_id = $1)",
-    )
+          WHERE {of_customer}"
+    ))
     .bind::<Nullable<SqlUuid>, _>(collector)
     .bind::<Timestamptz, _>(now)
     .bind::<Date, _>(today)
     .load(conn)
     .await?;
-    let aggregates: Vec<InvoiceAggregate> = diesel::sql_query(
-        "WITH open AS (
-            SELECT i.customer_id, i.id, i.open_balance, ($2::date - i.due_date) AS days,
-                   coalesce((SELECT sum(di.amount) FROM dispute_invoices di JOIN disputes d ON d.id = di.dispute_id
-                              WHERE di.invoice_id = i.id AND d.status IN ('open', 'investigating')), 0) AS disputed
-              FROM invoices i
-             WHERE i.open_balance > 0
-               AND ($1::uuid IS NULL OR i.customer_id IN (SELECT id FROM customers WHERE assigned_collector_id = $1)))
+    let aggregates: Vec<InvoiceAggregate> = diesel::sql_query(format!(
+        "WITH held AS (
+            SELECT di.invoice_id, sum(di.amount) AS amount
+              FROM dispute_invoices di JOIN disputes d ON d.id = di.dispute_id
+             WHERE d.status IN ('open', 'investigating') AND {of_dispute}
+             GROUP BY di.invoice_id),
+         open AS (
+            SELECT i.customer_id, i.open_balance, ($2::date - i.due_date) AS days,
+                   coalesce(h.amount, 0) AS disputed
+              FROM invoices i LEFT JOIN held h ON h.invoice_id = i.id
+             WHERE i.open_balance > 0 AND {of_invoice})
          SELECT customer_id, width_bucket(days, $3::int[]) AS bucket, count(*) AS invoices,
                 sum(open_balance) AS open, sum(least(disputed, open_balance)) AS disputed,
                 max(days) AS oldest_days
-           FROM open GROUP BY 1, 2",
-    )
+           FROM open GROUP BY 1, 2"
+    ))
     .bind::<Nullable<SqlUuid>, _>(collector)
     .bind::<Date, _>(today)
     .bind::<Array<Integer>, _>(bounds)
     .load(conn)
     .await?;
-    let promises: Vec<PromiseRow> = diesel::sql_query(
+    let promises: Vec<PromiseRow> = diesel::sql_query(format!(
         "SELECT p.customer_id, p.status, p.amount, p.paid, p.promised_on, p.grace_days, p.decided_at
            FROM promises p
-          WHERE ($1::uuid IS NULL OR p.customer_id IN (SELECT id FROM customers WHERE assigned_collector_id = $1))
-            AND (p.status = 'open' OR (p.status IN ('broken', 'partially_kept') AND p.decided_at >= $2))",
-    )
+          WHERE {of_promise}
+            AND (p.status = 'open' OR (p.status IN ('broken', 'partially_kept') AND p.decided_at >= $2))"
+    ))
     .bind::<Nullable<SqlUuid>, _>(collector)
     .bind::<Timestamptz, _>(now - chrono::Duration::days(30))
     .load(conn)

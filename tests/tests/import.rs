@@ -47,6 +47,22 @@ async fn the_ibm_sample_imports_exactly_once() -> Result<()> {
     assert_eq!(paid, "147703.1800");
     assert_eq!(open, "0.0000");
     app.check_ledger().await?;
+    // Rows flagged Disputed become disputes, resolved invalid on the settled date
+    // (every row of the sample was settled); counted independently from the CSV.
+    let text = String::from_utf8_lossy(&file).into_owned();
+    let flagged = text
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(7) == Some("Yes"))
+        .count();
+    assert!(flagged > 0);
+    assert_eq!(
+        app.count(
+            "SELECT 1 FROM disputes WHERE status = 'resolved_invalid' AND resolved_at IS NOT NULL"
+        )
+        .await?,
+        i64::try_from(flagged)?
+    );
 
     // Importing the same file again writes nothing new.
     let again = import::import_ibm(&mut conn, &ctx, file.as_slice(), |_| {}).await?;
@@ -60,5 +76,9 @@ async fn the_ibm_sample_imports_exactly_once() -> Result<()> {
         (0, 0, 0, 2466)
     );
     assert_eq!(app.count("SELECT 1 FROM payments").await?, 2466);
+    assert_eq!(
+        app.count("SELECT 1 FROM disputes").await?,
+        i64::try_from(flagged)?
+    );
     Ok(())
 }

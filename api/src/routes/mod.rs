@@ -16,6 +16,7 @@ pub mod gl_balances;
 pub mod hit_list;
 pub mod imports;
 pub mod invoices;
+pub mod payment_plans;
 pub mod payments;
 pub mod promises;
 pub mod system;
@@ -110,6 +111,9 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(worklist::weights)
         .service(worklist::save_weights)
         .service(worklist::list)
+        .service(payment_plans::preview)
+        .service(payment_plans::policy)
+        .service(payment_plans::save_policy)
         .service(promises::list)
         .service(promises::create)
         .service(promises::get)
