@@ -64,6 +64,11 @@ impl Buckets {
         labels
     }
 
+    /// The upper bounds in days, increasing.
+    pub fn bounds(&self) -> &[u32] {
+        &self.bounds
+    }
+
     pub fn len(&self) -> usize {
         self.bounds.len() + 2
     }

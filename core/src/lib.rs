@@ -10,6 +10,7 @@ pub mod access;
 pub mod activity;
 pub mod adjustment;
 pub mod aging;
+pub mod aging_report;
 pub mod api_key;
 pub mod audit;
 pub mod clock;

@@ -4,6 +4,7 @@
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub mod activities;
+pub mod aging;
 pub mod api_keys;
 pub mod audit_events;
 pub mod auth;
@@ -93,6 +94,7 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(gl_balances::create)
         .service(gl_balances::reconciliation)
         .service(collector_activity::report)
+        .service(aging::report)
         .service(imports::create)
         .service(imports::list)
         .service(imports::get)
