@@ -31,6 +31,7 @@ pub mod job;
 pub mod journal;
 pub mod ledger;
 pub mod metrics;
+pub mod metrics_report;
 pub mod money;
 pub mod page;
 pub mod password;

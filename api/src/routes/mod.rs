@@ -16,6 +16,7 @@ pub mod disputes;
 pub mod gl_balances;
 pub mod imports;
 pub mod invoices;
+pub mod metrics;
 pub mod payments;
 pub mod promises;
 pub mod system;
@@ -95,6 +96,7 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(gl_balances::reconciliation)
         .service(collector_activity::report)
         .service(aging::report)
+        .service(metrics::report)
         .service(imports::create)
         .service(imports::list)
         .service(imports::get)
