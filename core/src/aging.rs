@@ -64,17 +64,17 @@ impl Buckets {
         labels
     }
 
+    /// The upper bounds in days, increasing.
+    pub fn bounds(&self) -> &[u32] {
+        &self.bounds
+    }
+
     pub fn len(&self) -> usize {
         self.bounds.len() + 2
     }
 
     pub fn is_empty(&self) -> bool {
         false
-    }
-
-    /// The upper bounds in days (`[30, 60, 90, 120]` by default).
-    pub fn bounds(&self) -> &[u32] {
-        &self.bounds
     }
 
     /// The bucket of an item this many days past due (≤ 0: current).

@@ -4,6 +4,7 @@
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub mod activities;
+pub mod aging;
 pub mod api_keys;
 pub mod audit_events;
 pub mod auth;
@@ -16,6 +17,7 @@ pub mod gl_balances;
 pub mod hit_list;
 pub mod imports;
 pub mod invoices;
+pub mod metrics;
 pub mod payment_plans;
 pub mod payments;
 pub mod promises;
@@ -97,6 +99,8 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(gl_balances::reconciliation)
         .service(collector_activity::report)
         .service(hit_list::report)
+        .service(aging::report)
+        .service(metrics::report)
         .service(imports::create)
         .service(imports::list)
         .service(imports::get)
