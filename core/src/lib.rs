@@ -11,6 +11,7 @@ pub mod activity;
 pub mod adjustment;
 pub mod aging;
 pub mod aging_report;
+pub mod aging_snapshot;
 pub mod api_key;
 pub mod audit;
 pub mod clock;

@@ -431,6 +431,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    aging_snapshots (id) {
+        id -> Int8,
+        as_of -> Date,
+        group_by -> Text,
+        key -> Nullable<Text>,
+        name -> Text,
+        currency -> Bpchar,
+        labels -> Array<Text>,
+        amounts -> Array<Numeric>,
+        counts -> Array<Int8>,
+        total -> Numeric,
+        disputed -> Numeric,
+        taken_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(invoices -> customers (customer_id));
 diesel::joinable!(promise_invoices -> promises (promise_id));
 diesel::joinable!(promise_invoices -> invoices (invoice_id));
@@ -472,4 +489,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     disputes,
     dispute_invoices,
     schedule_runs,
+    aging_snapshots,
 );

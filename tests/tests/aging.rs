@@ -484,3 +484,135 @@ async fn aging_of_the_ibm_sample_matches_the_csv() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nightly_snapshots_make_the_trend() -> Result<()> {
+    use chrono::TimeZone;
+    let app = TestApp::spawn().await?;
+    let _worker = app.start_worker();
+    let acme = app
+        .customer(json!({"name": "Acme", "kind": "commercial", "currency": "USD"}))
+        .await?;
+    let inv = app
+        .invoice(&acme, "T-1", "1000.00", "2026-01-01", "2026-01-31")
+        .await?;
+    let accountant = app.user(Role::Accountant).await?;
+    let wait_for = |day: &'static str| {
+        let app = &app;
+        async move {
+            for _ in 0..300 {
+                let n = app
+                    .count(&format!(
+                        "SELECT 1 FROM aging_snapshots WHERE as_of = '{day}' AND group_by = 'currency'"
+                    ))
+                    .await?;
+                if n > 0 {
+                    return anyhow::Ok(());
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            anyhow::bail!("no snapshot of {day}")
+        }
+    };
+    // Started on 2 March: the worker takes 1 March's snapshot.
+    wait_for("2026-03-01").await?;
+    // 400 paid on 2 March; the 3 March run takes 2 March's.
+    let res = app
+        .money(&accountant, "/v1/payments", &json!({"customer_id": acme["id"], "received_on": "2026-03-02", "amount": "400.00", "method": "wire", "applications": [{"invoice_id": inv["id"], "amount": "400.00"}]}))
+        .send()
+        .await?;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    app.clock.set(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 3, 3, 6, 0, 0)
+            .single()
+            .unwrap_or_default(),
+    );
+    wait_for("2026-03-02").await?;
+    let manager = app.user(Role::Manager).await?;
+    let (status, trend) = read(
+        app.as_user(
+            &manager,
+            Method::GET,
+            "/v1/reports/aging-trend?from=2026-02-01&to=2026-03-31",
+        )
+        .send()
+        .await?,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK, "{trend}");
+    assert_eq!(trend["group_by"], "currency");
+    let totals: Vec<(String, String)> = trend["points"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                p["as_of"].as_str().unwrap_or_default().to_owned(),
+                p["rows"][0]["total"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        totals,
+        vec![
+            ("2026-03-01".to_owned(), "1000.00".to_owned()),
+            ("2026-03-02".to_owned(), "600.00".to_owned())
+        ]
+    );
+    assert_eq!(
+        trend["points"][0]["rows"][0]["amounts"][1], "1000.00",
+        "1-30 days on 1 March"
+    );
+    // By customer, too; retaking a day replaces it rather than doubling it.
+    let pool = recoup_core::db::pool(&app.db.url, 1)?;
+    let mut conn = recoup_core::db::conn(&pool).await?;
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap_or_default();
+    recoup_core::aging_snapshot::take(&mut conn, app.clock_now(), day).await?;
+    assert_eq!(
+        app.count(
+            "SELECT 1 FROM aging_snapshots WHERE as_of = '2026-03-02' AND group_by = 'customer'"
+        )
+        .await?,
+        1
+    );
+    for (query, code) in [
+        ("from=2026-03-02&to=2026-03-01", "before_from"),
+        ("from=2020-01-01&to=2026-03-01", "period_too_long"),
+    ] {
+        let res = app
+            .as_user(
+                &manager,
+                Method::GET,
+                &format!("/v1/reports/aging-trend?{query}"),
+            )
+            .send()
+            .await?;
+        let problem = expect_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await?;
+        assert_eq!(problem["errors"][0]["code"], code);
+    }
+    for role in ROLES {
+        let user = app.user(role).await?;
+        let res = app
+            .as_user(
+                &user,
+                Method::GET,
+                "/v1/reports/aging-trend?from=2026-03-01&to=2026-03-02",
+            )
+            .send()
+            .await?;
+        let reads = matches!(
+            role,
+            Role::Admin | Role::Manager | Role::Accountant | Role::Auditor
+        );
+        if reads {
+            assert_eq!(res.status(), StatusCode::OK, "{role}");
+        } else {
+            expect_problem(res, StatusCode::FORBIDDEN, "forbidden").await?;
+        }
+    }
+    Ok(())
+}

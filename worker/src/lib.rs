@@ -3,8 +3,8 @@
 //! handler is idempotent, so a message delivered twice (a retry, a crash between push
 //! and mark, a SIGKILL mid-job) changes nothing twice.
 //!
-//! One module per job family (`promises`, `disputes`, `idempotency`; imports run
-//! `recoup_core::import` directly) and `schedules` for the daily and nightly occurrences.
+//! One module per job family (`promises`, `disputes`, `idempotency`; imports and aging
+//! snapshots call `recoup_core` directly) and `schedules` for the daily and nightly occurrences.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -213,9 +213,14 @@ async fn handle(message: JobMessage, state: Data<WorkerState>) -> Result<(), Box
             JobKind::PromiseEvaluation => promises::run(&mut conn, &ctx, &job).await,
             JobKind::DisputeFollowUp => disputes::run(&mut conn, &ctx).await,
             JobKind::IdempotencyPurge => idempotency::run(&mut conn, &ctx).await,
-            JobKind::InstallmentTracking | JobKind::AgingSnapshot => Err(
-                recoup_core::Error::Internal(format!("{} jobs have no handler yet", job.kind)),
-            ),
+            JobKind::AgingSnapshot => {
+                recoup_core::aging_snapshot::take_nightly(&mut conn, &ctx).await
+            }
+            // Payment plans are not saved yet, so nothing enqueues this kind.
+            JobKind::InstallmentTracking => Err(recoup_core::Error::Internal(format!(
+                "{} jobs have no handler yet",
+                job.kind
+            ))),
         }
     };
     job::conclude(&mut conn, &job, clock.now(), family.attempts, outcome).await?;

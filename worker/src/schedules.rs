@@ -20,7 +20,12 @@ const fn at(h: u32, m: u32) -> NaiveTime {
 
 /// What runs when, business time. Nightly housekeeping first; the collectors' day is
 /// ready before they start.
-pub const SCHEDULES: [Schedule; 3] = [
+pub const SCHEDULES: [Schedule; 4] = [
+    Schedule {
+        name: "aging_snapshot",
+        kind: JobKind::AgingSnapshot,
+        at: at(0, 30),
+    },
     Schedule {
         name: "idempotency_purge",
         kind: JobKind::IdempotencyPurge,

@@ -1,4 +1,5 @@
-//! `GET /v1/reports/aging`: open receivables as of a day, bucketed by days past due.
+//! `GET /v1/reports/aging`: open receivables as of a day, bucketed by days past due;
+//! `GET /v1/reports/aging-trend`: the same over time, from the nightly snapshots.
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use recoup_core::aging_report::{self, AgingQuery, AgingReport};
@@ -69,4 +70,33 @@ pub async fn report(
             Ok(())
         },
     )
+}
+
+/// Aging over time, from the nightly snapshots (taken at 00:30 business time for the
+/// day before, default buckets, for every grouping).
+///
+/// One point per day with a snapshot between `from` and `to`, oldest first; each has
+/// one row per group and currency (`group_by` `currency` by default). Days without a
+/// snapshot (before the worker ran) are absent rather than zero.
+#[utoipa::path(
+    tag = "reports",
+    operation_id = "aging_trend_report",
+    params(recoup_core::aging_snapshot::TrendQuery),
+    responses(
+        (status = 200, description = "The trend", body = recoup_core::aging_snapshot::AgingTrend),
+        (status = 400, description = "Bad `from`/`to`/`group_by` (`before_from`, `period_too_long`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role may not read reports", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer_auth" = []))
+)]
+#[get("/reports/aging-trend")]
+pub async fn trend(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<recoup_core::aging_snapshot::TrendQuery>,
+) -> ApiResult<web::Json<recoup_core::aging_snapshot::AgingTrend>> {
+    let mut conn = db::conn(&state.pool).await?;
+    Ok(web::Json(
+        recoup_core::aging_snapshot::trend(&mut conn, &caller.ctx(), &query).await?,
+    ))
 }

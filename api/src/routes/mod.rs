@@ -100,6 +100,7 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(collector_activity::report)
         .service(hit_list::report)
         .service(aging::report)
+        .service(aging::trend)
         .service(metrics::report)
         .service(imports::create)
         .service(imports::list)

@@ -1,9 +1,12 @@
-//! Worklist latency: `GET /v1/worklist` for a collector with 5,000 accounts in a
-//! database of 1M invoices, beside `pgbench -S` (select-only) latency on the same
-//! database in the same run.
+//! Read paths on a 1M-invoice portfolio, each beside a PostgreSQL baseline on the
+//! same database in the same run:
+//! - worklist latency, `GET /v1/worklist` for a collector with 5,000 accounts, beside
+//!   `pgbench -S` (select-only) latency (target p95 ≤ 50 ms);
+//! - the aging report, `GET /v1/reports/aging?group_by=currency`, beside one
+//!   hand-written SQL aggregate computing the same buckets (target ratio ≤ 2).
 //!
-//! `cargo run --release -p recoup-bench --bin worklist-bench [-- CUSTOMERS INVOICES_PER_CUSTOMER]`
-//! (default 50,000 × 20 = 1M invoices). Prints p50/p95/max in ms (target p95 ≤ 50 ms).
+//! `cargo run --release -p recoup-bench --bin reports-bench [-- CUSTOMERS INVOICES_PER_CUSTOMER]`
+//! (default 50,000 × 20 = 1M invoices, ~1.8M ledger entries).
 
 mod portfolio;
 
@@ -77,6 +80,53 @@ async fn main() -> Result<()> {
             .copied()
             .unwrap_or(0.0)
     };
+    // The aging report against one hand-written aggregate of the same buckets.
+    let as_of = shape.as_of.to_string();
+    let admin = app.admin().await?;
+    let aging_url = app.url(&format!(
+        "/v1/reports/aging?as_of={as_of}&group_by=currency"
+    ));
+    let baseline = format!(
+        "SELECT i.currency, width_bucket('{as_of}'::date - i.due_date, ARRAY[1, 31, 61, 91, 121]) AS bucket,
+                count(*), sum(x.open)
+           FROM (SELECT invoice_id, sum(amount) AS open FROM ledger_entries
+                  WHERE effective_on <= '{as_of}' AND invoice_id IS NOT NULL
+                  GROUP BY invoice_id HAVING sum(amount) <> 0) x
+           JOIN invoices i ON i.id = x.invoice_id
+          GROUP BY 1, 2"
+    );
+    let mut report_times = Vec::new();
+    let mut sql_times = Vec::new();
+    for round in 0..4 {
+        let t = Instant::now();
+        let res = app
+            .http
+            .get(&aging_url)
+            .bearer_auth(&admin.token)
+            .send()
+            .await?;
+        anyhow::ensure!(res.status().is_success(), "aging: {}", res.status());
+        let body: serde_json::Value = res.json().await?;
+        let report_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let rows = client.query(baseline.as_str(), &[]).await?;
+        let sql_s = t.elapsed().as_secs_f64();
+        anyhow::ensure!(
+            !rows.is_empty() && body["rows"].as_array().is_some_and(|r| !r.is_empty()),
+            "empty aging"
+        );
+        // The first round warms the caches for both.
+        if round > 0 {
+            report_times.push(report_s);
+            sql_times.push(sql_s);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    let (report_s, sql_s) = (median(&mut report_times), median(&mut sql_times));
+
     let pg = pgbench_select_latency(&app.db.url)?;
     println!(
         "worklist-bench: collector with {} accounts, {invoices} invoices, {REQUESTS} requests",
@@ -89,6 +139,15 @@ async fn main() -> Result<()> {
         times.last().copied().unwrap_or(0.0)
     );
     println!("  pgbench -S (1 client, same database)  latency average {pg:>8.3} ms");
+    println!(
+        "aging report as of {as_of}, by currency, over {entries} ledger entries (median of 3)"
+    );
+    println!("  GET /v1/reports/aging   {:>8.1} ms", report_s * 1000.0);
+    println!("  hand-written aggregate  {:>8.1} ms", sql_s * 1000.0);
+    println!(
+        "  ratio                   {:>8.2}  (target ≤ 2)",
+        report_s / sql_s
+    );
     Ok(())
 }
 
