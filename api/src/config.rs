@@ -14,6 +14,8 @@ pub enum Environment {
 pub struct Config {
     pub env: Environment,
     pub database_url: String,
+    /// A read replica for reports; `None`: reports read the primary.
+    pub replica_database_url: Option<String>,
     pub redis_url: String,
     /// Prefix of every Redis key this process writes (tests isolate themselves with it).
     pub redis_prefix: String,
@@ -109,6 +111,7 @@ impl Config {
         Ok(Config {
             env,
             database_url,
+            replica_database_url: var("RECOUP_REPLICA_DATABASE_URL"),
             redis_url: var("RECOUP_REDIS_URL")
                 .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned()),
             redis_prefix: var("RECOUP_REDIS_PREFIX").unwrap_or_else(|| "recoup".to_owned()),
@@ -152,6 +155,7 @@ impl Config {
         Config {
             env: Environment::Test,
             database_url: database_url.to_owned(),
+            replica_database_url: None,
             redis_url: "redis://127.0.0.1:6379".to_owned(),
             redis_prefix: redis_prefix.to_owned(),
             jwt_secret: DEV_JWT_SECRET.to_owned(),

@@ -68,8 +68,13 @@ impl Application {
             TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let workers = config.http_workers.max(1);
+        let reports = match &config.replica_database_url {
+            Some(url) => db::pool(url, config.db_pool_size)?,
+            None => pool.clone(),
+        };
         let state = AppState {
             pool,
+            reports,
             redis,
             jwt: Arc::new(auth::JwtKeys::new(&config.jwt_secret)),
             metrics: Arc::new(observe::Metrics::new()?),

@@ -12,6 +12,9 @@ use crate::observe::Metrics;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    /// Where reports read: the replica when `RECOUP_REPLICA_DATABASE_URL` is set, else
+    /// the primary. Reports never write.
+    pub reports: PgPool,
     pub redis: redis::aio::ConnectionManager,
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,

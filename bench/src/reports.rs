@@ -129,7 +129,7 @@ async fn main() -> Result<()> {
 
     let pg = pgbench_select_latency(&app.db.url)?;
     println!(
-        "worklist-bench: collector with {} accounts, {invoices} invoices, {REQUESTS} requests",
+        "reports-bench: worklist of a collector with {} accounts, {invoices} invoices, {REQUESTS} requests",
         shape.accounts
     );
     println!(

@@ -43,7 +43,7 @@ pub async fn report(
     req: HttpRequest,
     query: web::Query<AgingQuery>,
 ) -> ApiResult<HttpResponse> {
-    let mut conn = db::conn(&state.pool).await?;
+    let mut conn = db::conn(&state.reports).await?;
     let report = aging_report::report(&mut conn, &caller.ctx(), &query).await?;
     if !csv::wanted(&req) {
         return Ok(HttpResponse::Ok().json(report));
@@ -95,7 +95,7 @@ pub async fn trend(
     caller: Caller,
     query: web::Query<recoup_core::aging_snapshot::TrendQuery>,
 ) -> ApiResult<web::Json<recoup_core::aging_snapshot::AgingTrend>> {
-    let mut conn = db::conn(&state.pool).await?;
+    let mut conn = db::conn(&state.reports).await?;
     Ok(web::Json(
         recoup_core::aging_snapshot::trend(&mut conn, &caller.ctx(), &query).await?,
     ))

@@ -39,7 +39,7 @@ pub async fn report(
     req: HttpRequest,
     query: web::Query<PeriodQuery>,
 ) -> ApiResult<HttpResponse> {
-    let mut conn = db::conn(&state.pool).await?;
+    let mut conn = db::conn(&state.reports).await?;
     let report = collector_activity::report(&mut conn, &caller.ctx(), &query).await?;
     if !csv::wanted(&req) {
         return Ok(HttpResponse::Ok().json(report));

@@ -37,7 +37,7 @@ pub async fn report(
     req: HttpRequest,
     query: web::Query<HitListQuery>,
 ) -> ApiResult<HttpResponse> {
-    let mut conn = db::conn(&state.pool).await?;
+    let mut conn = db::conn(&state.reports).await?;
     let list = hit_list::hit_list(&mut conn, &caller.ctx(), &query).await?;
     if !csv::wanted(&req) {
         return Ok(HttpResponse::Ok().json(list));

@@ -44,7 +44,7 @@ pub async fn report(
     req: HttpRequest,
     query: web::Query<MetricsQuery>,
 ) -> ApiResult<HttpResponse> {
-    let mut conn = db::conn(&state.pool).await?;
+    let mut conn = db::conn(&state.reports).await?;
     let report = metrics_report::report(&mut conn, &caller.ctx(), &query).await?;
     if !csv::wanted(&req) {
         return Ok(HttpResponse::Ok().json(report));
