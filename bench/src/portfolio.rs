@@ -1,5 +1,6 @@
 //! A synthetic portfolio written straight into a test database with set-based SQL:
-//! customers, invoices with consistent ledger entries (issued; paid ones credited),
+//! customers, invoices with consistent ledger entries (issued; paid ones paid by a
+//! payment applied in full, as the API posts it: ~3.4M entries for 1M invoices),
 //! and the collection records the worklist reads (activities, promises, disputes,
 //! tasks). Deterministic, so runs compare.
 
@@ -48,10 +49,26 @@ pub async fn generate(client: &tokio_postgres::Client, shape: &Shape) -> Result<
                                          posted_at, actor_kind)
              SELECT gen_random_uuid(), customer_id, id, 'invoice_issued', amount, 'USD', due - 30, now(), 'system'
                FROM syn;
-             INSERT INTO ledger_entries (id, customer_id, invoice_id, kind, amount, currency, effective_on,
-                                         posted_at, actor_kind)
-             SELECT gen_random_uuid(), customer_id, id, 'credit_memo', -amount, 'USD', due - 3, now(), 'system'
+             -- Paid invoices were paid by a payment three days before they fell due: the
+             -- payment, its application and the ledger's three entries, as the API posts.
+             ALTER TABLE syn ADD COLUMN payment_id uuid;
+             UPDATE syn SET payment_id = gen_random_uuid() WHERE NOT open;
+             INSERT INTO payments (id, customer_id, received_on, amount, currency, method, status, unapplied,
+                                   created_at, updated_at)
+             SELECT payment_id, customer_id, due - 3, amount, 'USD', 'ach', 'posted', 0, now(), now()
                FROM syn WHERE NOT open;
+             INSERT INTO payment_applications (id, payment_id, invoice_id, amount, applied_at)
+             SELECT gen_random_uuid(), payment_id, id, amount, now() FROM syn WHERE NOT open;
+             INSERT INTO ledger_entries (id, customer_id, invoice_id, payment_id, kind, amount, currency,
+                                         effective_on, posted_at, actor_kind)
+             SELECT gen_random_uuid(), customer_id, NULL::uuid, payment_id, 'payment_received', -amount, 'USD',
+                    due - 3, now(), 'system' FROM syn WHERE NOT open
+             UNION ALL
+             SELECT gen_random_uuid(), customer_id, NULL::uuid, payment_id, 'payment_applied', amount, 'USD',
+                    due - 3, now(), 'system' FROM syn WHERE NOT open
+             UNION ALL
+             SELECT gen_random_uuid(), customer_id, id, payment_id, 'payment_applied', -amount, 'USD',
+                    due - 3, now(), 'system' FROM syn WHERE NOT open;
              -- The collector's accounts: a call each, some promises, disputes and tasks.
              INSERT INTO activities (id, customer_id, kind, direction, outcome, notes, actor_kind, actor_id,
                                      occurred_at, created_at)

@@ -6,7 +6,7 @@
 //!   hand-written SQL aggregate computing the same buckets (target ratio ≤ 2).
 //!
 //! `cargo run --release -p recoup-bench --bin reports-bench [-- CUSTOMERS INVOICES_PER_CUSTOMER]`
-//! (default 50,000 × 20 = 1M invoices, ~1.8M ledger entries).
+//! (default 50,000 × 20 = 1M invoices, ~3.4M ledger entries).
 
 mod portfolio;
 
