@@ -219,14 +219,7 @@ pub async fn create_by_hand(
     check(&input, ctx.now, &mut p);
     p.into_result()?;
     conn.transaction(async |conn| {
-        let customer = customer::load_visible(conn, ctx, input.customer_id, false)
-            .await
-            .map_err(|e| match e {
-                Error::NotFound { .. } => {
-                    Error::validation("customer_id", "unknown_customer", "no such customer")
-                }
-                other => other,
-            })?;
+        let customer = customer::load_named(conn, ctx, input.customer_id, false).await?;
         if let Some(contact) = input.contact_id {
             let owner: Option<Uuid> = contacts::table
                 .find(contact)
@@ -386,12 +379,7 @@ pub async fn get(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid) -> Resul
         .await
         .optional()?;
     let activity = found.ok_or(Error::NotFound { entity: "activity" })?;
-    customer::load_visible(conn, ctx, activity.customer_id, false)
-        .await
-        .map_err(|e| match e {
-            Error::NotFound { .. } => Error::NotFound { entity: "activity" },
-            other => other,
-        })?;
+    customer::check_visible_for(conn, ctx, activity.customer_id, false, "activity").await?;
     Ok(activity)
 }
 

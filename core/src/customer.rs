@@ -472,6 +472,42 @@ pub(crate) async fn load_visible(
     }
 }
 
+/// [`load_visible`] for a customer named in a request body: a missing or hidden one is
+/// the field error `customer_id: unknown_customer` (422), not a 404 of the route.
+pub(crate) async fn load_named(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    id: Uuid,
+    lock: bool,
+) -> Result<Row> {
+    load_visible(conn, ctx, id, lock)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound { .. } => {
+                Error::validation("customer_id", "unknown_customer", "no such customer")
+            }
+            other => other,
+        })
+}
+
+/// Checks that the customer a resource hangs off is visible to the caller; a hidden
+/// one answers exactly like a missing resource: `NotFound` of `entity`.
+pub(crate) async fn check_visible_for(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    customer_id: Uuid,
+    lock: bool,
+    entity: &'static str,
+) -> Result<()> {
+    load_visible(conn, ctx, customer_id, lock)
+        .await
+        .map(|_| ())
+        .map_err(|e| match e {
+            Error::NotFound { .. } => Error::NotFound { entity },
+            other => other,
+        })
+}
+
 pub async fn get(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid) -> Result<Customer> {
     ctx.actor.require(Permission::CustomersRead)?;
     Ok(load_visible(conn, ctx, id, false).await?.at(ctx.now))

@@ -314,14 +314,7 @@ pub async fn create(
     }
     p.into_result()?;
     conn.transaction(async |conn| {
-        let customer = customer::load_visible(conn, ctx, input.customer_id, true)
-            .await
-            .map_err(|e| match e {
-                Error::NotFound { .. } => {
-                    Error::validation("customer_id", "unknown_customer", "no such customer")
-                }
-                other => other,
-            })?;
+        let customer = customer::load_named(conn, ctx, input.customer_id, true).await?;
         if let Some(owner) = input.owner_id {
             check_owner(conn, owner).await?;
         }
@@ -474,12 +467,7 @@ async fn load(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid, lock: bool)
         q.first(conn).await.optional()?
     };
     let row = row.ok_or(Error::NotFound { entity: "dispute" })?;
-    customer::load_visible(conn, ctx, row.customer_id, false)
-        .await
-        .map_err(|e| match e {
-            Error::NotFound { .. } => Error::NotFound { entity: "dispute" },
-            other => other,
-        })?;
+    customer::check_visible_for(conn, ctx, row.customer_id, false, "dispute").await?;
     Ok(row)
 }
 

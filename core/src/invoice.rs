@@ -210,14 +210,8 @@ pub(crate) async fn insert(
     input: &NewInvoice,
     kind: InvoiceKind,
 ) -> Result<Invoice> {
-    let customer = customer::load_visible(conn, ctx, input.customer_id, true)
-        .await
-        .map_err(|e| match e {
-            Error::NotFound { .. } => {
-                Error::validation("customer_id", "unknown_customer", "no such customer")
-            }
-            other => other,
-        })?
+    let customer = customer::load_named(conn, ctx, input.customer_id, true)
+        .await?
         .at(ctx.now);
     let checked = check(input, &customer)?;
     let entry_kind = match kind {
@@ -332,12 +326,7 @@ pub(crate) async fn load(
     let Some(invoice) = found else {
         return Err(Error::NotFound { entity: "invoice" });
     };
-    customer::load_visible(conn, ctx, invoice.customer_id, false)
-        .await
-        .map_err(|e| match e {
-            Error::NotFound { .. } => Error::NotFound { entity: "invoice" },
-            other => other,
-        })?;
+    customer::check_visible_for(conn, ctx, invoice.customer_id, false, "invoice").await?;
     let state = invoice.state();
     Ok((invoice.shown(), state))
 }

@@ -229,12 +229,7 @@ async fn load_row(
     let Some(row) = row else {
         return Err(Error::NotFound { entity: "payment" });
     };
-    customer::load_visible(conn, ctx, row.customer_id, false)
-        .await
-        .map_err(|e| match e {
-            Error::NotFound { .. } => Error::NotFound { entity: "payment" },
-            other => other,
-        })?;
+    customer::check_visible_for(conn, ctx, row.customer_id, false, "payment").await?;
     Ok(row)
 }
 
@@ -247,12 +242,7 @@ async fn lock_for_change(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid) 
         .await
         .optional()?
         .ok_or(Error::NotFound { entity: "payment" })?;
-    customer::load_visible(conn, ctx, customer_id, true)
-        .await
-        .map_err(|e| match e {
-            Error::NotFound { .. } => Error::NotFound { entity: "payment" },
-            other => other,
-        })?;
+    customer::check_visible_for(conn, ctx, customer_id, true, "payment").await?;
     load_row(conn, ctx, id, true).await
 }
 
@@ -341,14 +331,8 @@ async fn insert(
     ctx: &Context,
     input: &NewPayment,
 ) -> Result<Payment> {
-    let customer = customer::load_visible(conn, ctx, input.customer_id, true)
-        .await
-        .map_err(|e| match e {
-            Error::NotFound { .. } => {
-                Error::validation("customer_id", "unknown_customer", "no such customer")
-            }
-            other => other,
-        })?
+    let customer = customer::load_named(conn, ctx, input.customer_id, true)
+        .await?
         .at(ctx.now);
     let mut p = Problems::new();
     let currency = match &input.currency {

@@ -311,14 +311,7 @@ pub async fn preview(
     input: &PlanTerms,
 ) -> Result<Preview> {
     ctx.actor.require(Permission::PlansRead)?;
-    let customer = customer::load_visible(conn, ctx, input.customer_id, false)
-        .await
-        .map_err(|e| match e {
-            Error::NotFound { .. } => {
-                Error::validation("customer_id", "unknown_customer", "no such customer")
-            }
-            other => other,
-        })?;
+    let customer = customer::load_named(conn, ctx, input.customer_id, false).await?;
     let (currency, collectible) = covered(conn, customer.id, &input.invoice_ids).await?;
     let c = Currency::parse(&currency).ok_or_else(|| Error::Internal("stored currency".into()))?;
     let total = input.total.unwrap_or(collectible);

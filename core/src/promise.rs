@@ -275,14 +275,7 @@ pub async fn create(
     p.into_result()?;
     conn.transaction(async |conn| {
         // The customer lock serialises promises on the same invoices.
-        let customer = customer::load_visible(conn, ctx, input.customer_id, true)
-            .await
-            .map_err(|e| match e {
-                Error::NotFound { .. } => {
-                    Error::validation("customer_id", "unknown_customer", "no such customer")
-                }
-                other => other,
-            })?;
+        let customer = customer::load_named(conn, ctx, input.customer_id, true).await?;
         if let Some(contact) = input.contact_id {
             let owner: Option<Uuid> = contacts::table
                 .find(contact)
@@ -427,12 +420,7 @@ async fn load(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid, lock: bool)
         q.first(conn).await.optional()?
     };
     let row = row.ok_or(Error::NotFound { entity: "promise" })?;
-    customer::load_visible(conn, ctx, row.customer_id, false)
-        .await
-        .map_err(|e| match e {
-            Error::NotFound { .. } => Error::NotFound { entity: "promise" },
-            other => other,
-        })?;
+    customer::check_visible_for(conn, ctx, row.customer_id, false, "promise").await?;
     Ok(row)
 }
 

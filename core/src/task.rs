@@ -157,14 +157,7 @@ pub async fn create_by_hand(
     }
     p.into_result()?;
     conn.transaction(async |conn| {
-        let customer = customer::load_visible(conn, ctx, input.customer_id, false)
-            .await
-            .map_err(|e| match e {
-                Error::NotFound { .. } => {
-                    Error::validation("customer_id", "unknown_customer", "no such customer")
-                }
-                other => other,
-            })?;
+        let customer = customer::load_named(conn, ctx, input.customer_id, false).await?;
         let assignee = input
             .assignee_id
             .or(customer.assigned_collector_id)
@@ -194,12 +187,7 @@ async fn load(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid, lock: bool)
         query.first(conn).await.optional()?
     };
     let task = found.ok_or(Error::NotFound { entity: "task" })?;
-    customer::load_visible(conn, ctx, task.customer_id, false)
-        .await
-        .map_err(|e| match e {
-            Error::NotFound { .. } => Error::NotFound { entity: "task" },
-            other => other,
-        })?;
+    customer::check_visible_for(conn, ctx, task.customer_id, false, "task").await?;
     Ok(task)
 }
 
