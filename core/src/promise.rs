@@ -635,22 +635,24 @@ pub async fn evaluate_customer(
 /// The daily run: every open promise whose deadline is before today.
 pub async fn evaluate_due(conn: &mut AsyncPgConnection, ctx: &Context) -> Result<Evaluation> {
     let today = ctx.now.date_naive();
-    let rows: Vec<(Uuid, NaiveDate, i32)> = promises::table
+    // Past the deadline: promised_on + grace_days (date + integer days) before today;
+    // the partial index on open promises' dates narrows the scan.
+    let due: Vec<Uuid> = promises::table
         .filter(promises::status.eq(PromiseStatus::Open))
         .filter(promises::promised_on.lt(today))
-        .select((promises::id, promises::promised_on, promises::grace_days))
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "promises.promised_on + promises.grace_days < ",
+            )
+            .bind::<diesel::sql_types::Date, _>(today),
+        )
+        .select(promises::id)
         .order(promises::id)
         .load(conn)
         .await?;
     let mut out = Evaluation::default();
-    for (id, promised_on, grace) in rows {
-        let grace = u64::try_from(grace).unwrap_or(0);
-        if promised_on
-            .checked_add_days(Days::new(grace))
-            .is_some_and(|d| d < today)
-        {
-            evaluate_one(conn, ctx, id, &mut out).await?;
-        }
+    for id in due {
+        evaluate_one(conn, ctx, id, &mut out).await?;
     }
     Ok(out)
 }
