@@ -24,6 +24,8 @@ text_enum! {
         Invoice = "invoice",
         /// A fee billed for a returned payment.
         NsfFee = "nsf_fee",
+        /// The fee and interest of a payment plan, billed when the plan is approved.
+        PlanFee = "plan_fee",
     }
 }
 
@@ -217,6 +219,7 @@ pub(crate) async fn insert(
     let entry_kind = match kind {
         InvoiceKind::Invoice => EntryKind::InvoiceIssued,
         InvoiceKind::NsfFee => EntryKind::NsfFee,
+        InvoiceKind::PlanFee => EntryKind::InvoiceIssued,
     };
     let id = Uuid::now_v7();
     let issue = [ledger::issue(id, checked.amount, entry_kind)];

@@ -90,6 +90,40 @@ pub(crate) async fn enqueue(
 
 /// [`enqueue`] for a job about one thing (`("customer", id)`): the handler reads the
 /// subject from the job row, since messages carry the job id only.
+/// Queues a job of `kind` about a customer when cash moved on some of its invoices and
+/// `live` (a query on `$6`, the invoice ids) finds something that depends on them. One
+/// statement, so the payment path can send it pipelined with its other writes.
+pub(crate) fn enqueue_after_cash<'a>(
+    conn: &'a AsyncPgConnection,
+    ctx: &Context,
+    kind: JobKind,
+    customer_id: Uuid,
+    invoice_ids: &[Uuid],
+    live: &'static str,
+) -> impl std::future::Future<Output = QueryResult<usize>> + Send + 'a {
+    use diesel::sql_types::{Array, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    let mut c: &AsyncPgConnection = conn;
+    diesel::sql_query(format!(
+        "WITH j AS (
+            INSERT INTO jobs (id, kind, status, actor_kind, created_by, created_at, updated_at,
+                              subject_type, subject_id)
+            SELECT $1, $8, 'queued', $2, $3, $4, $4, 'customer', $5
+            WHERE EXISTS ({live})
+            RETURNING id)
+         INSERT INTO outbox (queue, job_id, created_at)
+         SELECT $7, id, $4 FROM j"
+    ))
+    .bind::<SqlUuid, _>(Uuid::now_v7())
+    .bind::<Text, _>(ctx.actor.kind())
+    .bind::<Nullable<SqlUuid>, _>(ctx.actor.id())
+    .bind::<Timestamptz, _>(ctx.now)
+    .bind::<SqlUuid, _>(customer_id)
+    .bind::<Array<SqlUuid>, _>(invoice_ids.to_vec())
+    .bind::<Text, _>(queue_of(kind))
+    .bind::<Text, _>(kind.as_str())
+    .execute(&mut c)
+}
+
 pub async fn enqueue_about(
     conn: &mut AsyncPgConnection,
     ctx: &Context,

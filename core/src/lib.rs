@@ -28,6 +28,7 @@ pub mod hit_list;
 pub mod hold;
 pub mod idempotency;
 pub mod import;
+pub mod installment;
 pub mod invoice;
 pub mod job;
 pub mod journal;

@@ -474,6 +474,12 @@ async fn insert(
                 customer.id,
                 &touched,
             )));
+            writes.push(Box::pin(crate::payment_plan::tracking_after_cash(
+                c,
+                ctx,
+                customer.id,
+                &touched,
+            )));
         }
         let event = audit::event(
             ctx,
@@ -697,6 +703,7 @@ pub async fn apply(
         let applied = record(conn, ctx, id, &planned).await?;
         let touched: Vec<Uuid> = applied.iter().map(|a| a.invoice_id).collect();
         crate::promise::evaluation_after_cash(conn, ctx, row.customer_id, &touched).await?;
+        crate::payment_plan::tracking_after_cash(conn, ctx, row.customer_id, &touched).await?;
         let after = fetch(conn, ctx, id).await?;
         audit::record(
             conn,
@@ -786,8 +793,9 @@ pub async fn return_payment(
         .set(payment_applications::reversed_at.eq(ctx.now))
         .execute(conn)
         .await?;
-        // What the payment paid toward a promise no longer counts.
+        // What the payment paid toward a promise or a plan's installments no longer counts.
         crate::promise::evaluation_after_cash(conn, ctx, row.customer_id, &invoice_ids).await?;
+        crate::payment_plan::tracking_after_cash(conn, ctx, row.customer_id, &invoice_ids).await?;
         diesel::update(payments::table.find(id))
             .set((
                 payments::status.eq(PaymentStatus::Returned),

@@ -575,29 +575,15 @@ pub(crate) fn evaluation_after_cash<'a>(
     customer_id: Uuid,
     invoice_ids: &[Uuid],
 ) -> impl std::future::Future<Output = QueryResult<usize>> + Send + 'a {
-    use diesel::sql_types::{Array, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-    let mut c: &AsyncPgConnection = conn;
-    diesel::sql_query(
-        "WITH j AS (
-            INSERT INTO jobs (id, kind, status, actor_kind, created_by, created_at, updated_at,
-                              subject_type, subject_id)
-            SELECT $1, 'promise_evaluation', 'queued', $2, $3, $4, $4, 'customer', $5
-            WHERE EXISTS (
-                SELECT 1 FROM promise_invoices pi JOIN promises p ON p.id = pi.promise_id
-                WHERE pi.invoice_id = ANY($6)
-                  AND p.status IN ('open', 'kept', 'partially_kept'))
-            RETURNING id)
-         INSERT INTO outbox (queue, job_id, created_at)
-         SELECT $7, id, $4 FROM j",
+    job::enqueue_after_cash(
+        conn,
+        ctx,
+        JobKind::PromiseEvaluation,
+        customer_id,
+        invoice_ids,
+        "SELECT 1 FROM promise_invoices pi JOIN promises p ON p.id = pi.promise_id
+          WHERE pi.invoice_id = ANY($6) AND p.status IN ('open', 'kept', 'partially_kept')",
     )
-    .bind::<SqlUuid, _>(Uuid::now_v7())
-    .bind::<Text, _>(ctx.actor.kind())
-    .bind::<Nullable<SqlUuid>, _>(ctx.actor.id())
-    .bind::<Timestamptz, _>(ctx.now)
-    .bind::<SqlUuid, _>(customer_id)
-    .bind::<Array<SqlUuid>, _>(invoice_ids.to_vec())
-    .bind::<Text, _>(job::queue_of(JobKind::PromiseEvaluation))
-    .execute(&mut c)
 }
 
 /// What an evaluation changed.

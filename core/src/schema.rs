@@ -448,8 +448,61 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    payment_plans (id) {
+        id -> Uuid,
+        customer_id -> Uuid,
+        currency -> Bpchar,
+        status -> Text,
+        total -> Numeric,
+        fee -> Numeric,
+        interest -> Numeric,
+        total_payable -> Numeric,
+        terms -> Jsonb,
+        policy_breaches -> Jsonb,
+        grace_days -> Int4,
+        default_after_missed -> Int4,
+        made_on -> Date,
+        paid -> Numeric,
+        fee_invoice_id -> Nullable<Uuid>,
+        referral_candidate_at -> Nullable<Timestamptz>,
+        note -> Nullable<Text>,
+        cancel_reason -> Nullable<Text>,
+        created_by -> Nullable<Uuid>,
+        approved_by -> Nullable<Uuid>,
+        approved_at -> Nullable<Timestamptz>,
+        activated_at -> Nullable<Timestamptz>,
+        closed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    payment_plan_invoices (plan_id, invoice_id) {
+        plan_id -> Uuid,
+        invoice_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    plan_installments (id) {
+        id -> Uuid,
+        plan_id -> Uuid,
+        number -> Int4,
+        due_date -> Date,
+        amount -> Numeric,
+        paid -> Numeric,
+        paid_on -> Nullable<Date>,
+        status -> Text,
+    }
+}
+
 diesel::joinable!(invoices -> customers (customer_id));
 diesel::joinable!(promise_invoices -> promises (promise_id));
+diesel::joinable!(payment_plan_invoices -> payment_plans (plan_id));
+diesel::joinable!(payment_plan_invoices -> invoices (invoice_id));
+diesel::joinable!(plan_installments -> payment_plans (plan_id));
 diesel::joinable!(promise_invoices -> invoices (invoice_id));
 diesel::joinable!(dispute_invoices -> disputes (dispute_id));
 diesel::joinable!(dispute_invoices -> invoices (invoice_id));
@@ -486,6 +539,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     settings,
     promises,
     promise_invoices,
+    payment_plans,
+    payment_plan_invoices,
+    plan_installments,
     disputes,
     dispute_invoices,
     schedule_runs,

@@ -11,7 +11,7 @@
 //! | `days_past_due` | days the oldest past-due invoice is late | 0.25 per day | 30 |
 //! | `broken_promises` | promises broken or partly kept in the last 30 days | 25 each | 50 |
 //! | `promise_due_today` | an open promise falls due today | 20 | 20 |
-//! | `missed_installments` | missed plan installments (once plans exist) | 20 each | 40 |
+//! | `missed_installments` | missed installments of running payment plans | 20 each | 40 |
 //! | `days_since_contact` | days since the last call, e-mail, letter, sms, visit or meeting (never: 30) | 0.5 per day | 15 |
 //! | `risk` | risk rating: low 0, medium 1, high 2, critical 3 | 5 per step | 15 |
 //! | `account_size` | open balance ÷ 10,000 | 1 per 10,000 | 10 |
@@ -19,7 +19,9 @@
 //!
 //! Left out (with the reason, on request): accounts on hold, in bankruptcy, with
 //! cease-communication, whose whole balance is disputed, whose collectible balance is
-//! all promised and not yet due, and accounts with nothing due at all.
+//! all promised and not yet due, whose past-due balance is all on a payment plan being
+//! kept (`on_plan`, with the next installment), and accounts with nothing due at all.
+//! A missed plan installment puts the account back on the list.
 
 use std::collections::HashMap;
 
@@ -158,6 +160,14 @@ pub struct BrokenPromise {
     pub decided_on: NaiveDate,
 }
 
+/// An installment of a running payment plan, and what is still owed on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PlanInstallment {
+    pub due_date: NaiveDate,
+    #[schema(value_type = String, example = "300.00")]
+    pub owed: Decimal,
+}
+
 /// What the worklist knows about an account, gathered for one day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
@@ -176,7 +186,13 @@ pub struct Account {
     pub promised_pending: Decimal,
     pub promised_today: Decimal,
     pub broken_promises: Vec<BrokenPromise>,
-    pub missed_installments: i64,
+    /// Missed installments of running plans, oldest first.
+    pub missed_installments: Vec<PlanInstallment>,
+    /// Open balance of invoices on a running plan with nothing missed: not chased
+    /// while the plan is kept (not in `overdue`).
+    pub on_plan: Decimal,
+    /// The next installment of a running plan that is not yet missed.
+    pub next_installment: Option<PlanInstallment>,
     pub last_contact_on: Option<NaiveDate>,
     pub risk: Option<RiskRating>,
     pub tasks_due: i64,
@@ -215,6 +231,8 @@ text_enum! {
         ConfirmPromise = "confirm_promise",
         /// A promise was broken: call about it.
         CallAboutBrokenPromise = "call_about_broken_promise",
+        /// A plan installment was missed: call about it.
+        CallAboutMissedInstallment = "call_about_missed_installment",
         /// A task is due: do it.
         DoDueTask = "do_due_task",
         /// Long past due and no recent contact: call.
@@ -232,6 +250,8 @@ text_enum! {
         CeaseCommunication = "cease_communication",
         AllDisputed = "all_disputed",
         PromisedNotDue = "promised_not_due",
+        /// Nothing due outside a payment plan that is being kept.
+        OnPlan = "on_plan",
         NothingDue = "nothing_due",
     }
 }
@@ -265,6 +285,21 @@ fn when(day: NaiveDate, today: NaiveDate) -> String {
     }
 }
 
+/// "on plan: next installment … due …", for an account with a plan being kept.
+fn on_plan_note(a: &Account) -> Option<String> {
+    if a.on_plan <= Decimal::ZERO {
+        return None;
+    }
+    Some(match a.next_installment {
+        Some(n) => format!(
+            "on plan: next installment {} due {}",
+            shown(n.owed, &a.currency),
+            n.due_date
+        ),
+        None => format!("{} on plan", shown(a.on_plan, &a.currency)),
+    })
+}
+
 /// Why the account is not on today's list, if it is not.
 pub fn exclusion(a: &Account) -> Option<Exclusion> {
     if a.hold.is_some() {
@@ -283,9 +318,14 @@ pub fn exclusion(a: &Account) -> Option<Exclusion> {
     let urgent = a.tasks_due > 0
         || a.promised_today > Decimal::ZERO
         || !a.broken_promises.is_empty()
-        || a.missed_installments > 0;
-    if collectible > Decimal::ZERO && a.promised_pending >= collectible && !urgent {
+        || !a.missed_installments.is_empty();
+    // What is chased: the collectible balance less what a plan being kept covers.
+    let chased = collectible - a.on_plan;
+    if chased > Decimal::ZERO && a.promised_pending >= chased && !urgent {
         return Some(Exclusion::PromisedNotDue);
+    }
+    if a.on_plan > Decimal::ZERO && a.collectible_overdue() <= Decimal::ZERO && !urgent {
+        return Some(Exclusion::OnPlan);
     }
     if a.collectible_overdue() <= Decimal::ZERO && !urgent {
         return Some(Exclusion::NothingDue);
@@ -334,7 +374,7 @@ pub fn score(a: &Account, weights: &Weights, today: NaiveDate) -> Scored {
         (
             "missed_installments",
             &weights.missed_installments,
-            Decimal::from(a.missed_installments),
+            Decimal::from(a.missed_installments.len()),
         ),
         (
             "days_since_contact",
@@ -384,8 +424,22 @@ pub fn score(a: &Account, weights: &Weights, today: NaiveDate) -> Scored {
         };
         reasons.push(what);
     }
-    if a.missed_installments > 0 {
-        reasons.push(format!("{} missed installment(s)", a.missed_installments));
+    match a.missed_installments.as_slice() {
+        [] => {}
+        [one] => reasons.push(format!(
+            "plan installment of {} missed (due {})",
+            shown(one.owed, &a.currency),
+            one.due_date
+        )),
+        [oldest, ..] => reasons.push(format!(
+            "{} plan installments missed, {} owed (oldest due {})",
+            a.missed_installments.len(),
+            shown(
+                a.missed_installments.iter().map(|m| m.owed).sum(),
+                &a.currency
+            ),
+            oldest.due_date
+        )),
     }
     if let Some(oldest) = a.overdue.iter().rev().find(|b| b.invoices > 0) {
         let n = a.past_due_invoices();
@@ -414,6 +468,9 @@ pub fn score(a: &Account, weights: &Weights, today: NaiveDate) -> Scored {
     if a.tasks_due > 0 {
         reasons.push(format!("{} task(s) due", a.tasks_due));
     }
+    if let Some(next) = on_plan_note(a) {
+        reasons.push(next);
+    }
     match a.last_contact_on {
         None => reasons.push("never contacted".to_owned()),
         Some(d) if contact_days >= 14 => reasons.push(format!("last contact {}", when(d, today))),
@@ -423,6 +480,8 @@ pub fn score(a: &Account, weights: &Weights, today: NaiveDate) -> Scored {
         NextAction::ConfirmPromise
     } else if !a.broken_promises.is_empty() {
         NextAction::CallAboutBrokenPromise
+    } else if !a.missed_installments.is_empty() {
+        NextAction::CallAboutMissedInstallment
     } else if a.tasks_due > 0 {
         NextAction::DoDueTask
     } else if contact_days >= 7 {
@@ -514,6 +573,11 @@ pub struct WorklistRow {
     pub oldest_days_past_due: i64,
     pub last_contact_on: Option<NaiveDate>,
     pub tasks_due: i64,
+    /// Open balance on a payment plan being kept (not chased, not in the overdue figures).
+    #[schema(value_type = String, example = "0.00")]
+    pub on_plan: Decimal,
+    /// The next installment of a running plan.
+    pub next_installment: Option<PlanInstallment>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -521,8 +585,13 @@ pub struct ExcludedRow {
     pub customer_id: Uuid,
     pub customer_name: String,
     pub reason: Exclusion,
+    /// The reason in words, when there is more to say (`on plan: next installment …`).
+    #[schema(example = "on plan: next installment 300.00 USD due 2026-05-01")]
+    pub detail: Option<String>,
     #[schema(value_type = String, example = "500.00")]
     pub open_balance: Decimal,
+    /// The next installment of a running plan.
+    pub next_installment: Option<PlanInstallment>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -567,6 +636,8 @@ struct InvoiceAggregate {
     /// 0: not yet due; 1..: the aging bucket.
     #[diesel(sql_type = Integer)]
     bucket: i32,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    planned: bool,
     #[diesel(sql_type = BigInt)]
     invoices: i64,
     #[diesel(sql_type = Numeric)]
@@ -593,6 +664,18 @@ struct PromiseRow {
     grace_days: i32,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     decided_at: Option<DateTime<Utc>>,
+}
+
+#[derive(diesel::QueryableByName)]
+struct InstallmentRow {
+    #[diesel(sql_type = SqlUuid)]
+    customer_id: Uuid,
+    #[diesel(sql_type = Date)]
+    due_date: NaiveDate,
+    #[diesel(sql_type = Numeric)]
+    owed: Decimal,
+    #[diesel(sql_type = Text)]
+    status: String,
 }
 
 /// Whose accounts: a collector's own, or (managers, admins) any collector's or all.
@@ -636,7 +719,7 @@ pub async fn accounts(
         }
         None => "$1::uuid IS NULL".to_owned(),
     };
-    let (of_customer, of_dispute, of_promise) = (of("c"), of("d"), of("p"));
+    let (of_customer, of_dispute, of_promise, of_plan) = (of("c"), of("d"), of("p"), of("pp"));
     let of_customers = format!("SELECT c.id FROM customers c WHERE {of_customer}");
     let customers: Vec<CustomerRow> = diesel::sql_query(format!(
         "SELECT c.id, c.name, c.currency::text AS currency, c.assigned_collector_id AS collector,
@@ -662,20 +745,28 @@ pub async fn accounts(
               FROM dispute_invoices di JOIN disputes d ON d.id = di.dispute_id
              WHERE d.status IN ('open', 'investigating') AND {of_dispute}
              GROUP BY di.invoice_id),
+         -- Invoices on a running plan with no installment missed: not chased.
+         planned AS (
+            SELECT DISTINCT ppi.invoice_id
+              FROM payment_plan_invoices ppi JOIN payment_plans pp ON pp.id = ppi.plan_id
+             WHERE pp.status IN ('approved', 'active') AND {of_plan}
+               AND NOT EXISTS (SELECT 1 FROM plan_installments x
+                                WHERE x.plan_id = pp.id AND x.status = 'missed')),
          open AS (
             SELECT i.customer_id, i.open_balance, ($2::date - i.due_date) AS days,
-                   coalesce(h.amount, 0) AS disputed
+                   coalesce(h.amount, 0) AS disputed, pl.invoice_id IS NOT NULL AS planned
               FROM ({of_customers}) c
               -- Per customer through the (customer_id, due_date) index: a join the
               -- planner may turn into a scan of every invoice.
               CROSS JOIN LATERAL (SELECT i.id, i.customer_id, i.open_balance, i.due_date
                                     FROM invoices i
                                    WHERE i.customer_id = c.id AND i.open_balance > 0) i
-              LEFT JOIN held h ON h.invoice_id = i.id)
-         SELECT customer_id, width_bucket(days, $3::int[]) AS bucket, count(*) AS invoices,
+              LEFT JOIN held h ON h.invoice_id = i.id
+              LEFT JOIN planned pl ON pl.invoice_id = i.id)
+         SELECT customer_id, width_bucket(days, $3::int[]) AS bucket, planned, count(*) AS invoices,
                 sum(open_balance) AS open, sum(least(disputed, open_balance)) AS disputed,
                 max(days) AS oldest_days
-           FROM open GROUP BY 1, 2"
+           FROM open GROUP BY 1, 2, 3"
     ))
     .bind::<Nullable<SqlUuid>, _>(collector)
     .bind::<Date, _>(today)
@@ -690,6 +781,17 @@ pub async fn accounts(
     ))
     .bind::<Nullable<SqlUuid>, _>(collector)
     .bind::<Timestamptz, _>(now - chrono::Duration::days(30))
+    .load(conn)
+    .await?;
+
+    let installments: Vec<InstallmentRow> = diesel::sql_query(format!(
+        "SELECT pp.customer_id, x.due_date, x.amount - x.paid AS owed, x.status
+           FROM payment_plans pp JOIN plan_installments x ON x.plan_id = pp.id
+          WHERE pp.status IN ('approved', 'active') AND {of_plan}
+            AND x.status NOT IN ('paid', 'late')
+          ORDER BY pp.customer_id, x.due_date"
+    ))
+    .bind::<Nullable<SqlUuid>, _>(collector)
     .load(conn)
     .await?;
 
@@ -709,7 +811,9 @@ pub async fn accounts(
                 promised_pending: Decimal::ZERO,
                 promised_today: Decimal::ZERO,
                 broken_promises: Vec::new(),
-                missed_installments: 0,
+                missed_installments: Vec::new(),
+                on_plan: Decimal::ZERO,
+                next_installment: None,
                 last_contact_on: c.last_contact,
                 risk: c
                     .risk
@@ -728,7 +832,9 @@ pub async fn accounts(
         };
         a.open_balance += g.open;
         a.disputed += g.disputed;
-        if g.bucket >= 1 {
+        if g.planned {
+            a.on_plan += g.open - g.disputed;
+        } else if g.bucket >= 1 {
             let label = usize::try_from(g.bucket)
                 .ok()
                 .and_then(|i| labels.get(i))
@@ -763,6 +869,20 @@ pub async fn accounts(
                 paid: p.paid,
                 decided_on: at.date_naive(),
             });
+        }
+    }
+    for x in installments {
+        let Some(a) = by_id.get_mut(&x.customer_id) else {
+            continue;
+        };
+        let unpaid = PlanInstallment {
+            due_date: x.due_date,
+            owed: x.owed,
+        };
+        if x.status == "missed" {
+            a.missed_installments.push(unpaid);
+        } else if a.next_installment.is_none_or(|n| n.due_date > x.due_date) {
+            a.next_installment = Some(unpaid);
         }
     }
     let mut out: Vec<Account> = by_id.into_values().collect();
@@ -849,6 +969,10 @@ pub async fn worklist(
             oldest_days_past_due: a.oldest_days_past_due,
             last_contact_on: a.last_contact_on,
             tasks_due: a.tasks_due,
+            on_plan: money::in_minor_units(a.on_plan, &a.currency),
+            next_installment: a
+                .next_installment
+                .map(|n| shown_installment(n, &a.currency)),
         })
         .filter(|r| match &page.after {
             None => true,
@@ -867,7 +991,13 @@ pub async fn worklist(
                 customer_id: a.customer_id,
                 customer_name: a.name.clone(),
                 reason: why,
+                detail: (why == Exclusion::OnPlan)
+                    .then(|| on_plan_note(&a))
+                    .flatten(),
                 open_balance: money::in_minor_units(a.open_balance, &a.currency),
+                next_installment: a
+                    .next_installment
+                    .map(|n| shown_installment(n, &a.currency)),
             })
             .collect()
     });
@@ -878,6 +1008,13 @@ pub async fn worklist(
         next_cursor: page.next_cursor,
         excluded,
     })
+}
+
+fn shown_installment(n: PlanInstallment, currency: &str) -> PlanInstallment {
+    PlanInstallment {
+        due_date: n.due_date,
+        owed: money::in_minor_units(n.owed, currency),
+    }
 }
 
 /// `GET /v1/worklist/weights`.
@@ -917,7 +1054,9 @@ mod tests {
             promised_pending: Decimal::ZERO,
             promised_today: Decimal::ZERO,
             broken_promises: Vec::new(),
-            missed_installments: 0,
+            missed_installments: Vec::new(),
+            on_plan: Decimal::ZERO,
+            next_installment: None,
             last_contact_on: Some(day(10)),
             risk: None,
             tasks_due: 0,
@@ -994,6 +1133,50 @@ mod tests {
         let mut task = account(5);
         task.tasks_due = 1;
         assert_eq!(exclusion(&task), None);
+    }
+
+    #[test]
+    fn a_plan_being_kept_keeps_the_account_off_until_an_installment_is_missed() {
+        let installment = |d: u32, cents: i64| PlanInstallment {
+            due_date: day(d),
+            owed: Decimal::new(cents, 2),
+        };
+        // 900.00 on plan (past due, but not in `overdue`), next 300.00 due on the 20th.
+        let mut a = account(1);
+        a.open_balance = Decimal::new(90_000, 2);
+        a.on_plan = a.open_balance;
+        a.next_installment = Some(installment(20, 30_000));
+        assert_eq!(exclusion(&a), Some(Exclusion::OnPlan));
+        assert_eq!(
+            on_plan_note(&a).as_deref(),
+            Some("on plan: next installment 300.00 USD due 2026-03-20")
+        );
+        // Something else past due: on the list, with the plan mentioned.
+        let mut other = a.clone();
+        overdue(&mut other, "1-30", 1, 10_000, 5);
+        assert_eq!(exclusion(&other), None);
+        let s = score(&other, &Weights::default(), day(10));
+        assert!(s.reasons.iter().any(|r| r.starts_with("on plan:")), "{s:?}");
+        // A missed installment puts it back, first in the reasons after promises.
+        a.missed_installments = vec![installment(1, 30_000)];
+        assert_eq!(exclusion(&a), None);
+        let s = score(&a, &Weights::default(), day(10));
+        assert_eq!(s.next_action, NextAction::CallAboutMissedInstallment);
+        assert_eq!(
+            s.reasons.as_slice().first().map(String::as_str),
+            Some("plan installment of 300.00 USD missed (due 2026-03-01)")
+        );
+        assert!(
+            s.components
+                .iter()
+                .any(|c| c.factor == "missed_installments" && c.points == Decimal::from(20))
+        );
+        a.missed_installments.push(installment(8, 30_000));
+        let s = score(&a, &Weights::default(), day(10));
+        assert_eq!(
+            s.reasons.as_slice().first().map(String::as_str),
+            Some("2 plan installments missed, 600.00 USD owed (oldest due 2026-03-01)")
+        );
     }
 
     #[test]

@@ -452,6 +452,59 @@ impl TestApp {
         Ok(body)
     }
 
+    /// Posts a payment received `on`, applied as given, as `user` (an accountant).
+    pub async fn pay(
+        &self,
+        user: &TestUser,
+        customer: &Value,
+        on: &str,
+        to: &[(&Value, &str)],
+    ) -> Result<Value> {
+        let total: rust_decimal::Decimal = to
+            .iter()
+            .map(|(_, a)| a.parse::<rust_decimal::Decimal>().unwrap_or_default())
+            .sum();
+        let applications: Vec<Value> = to
+            .iter()
+            .map(|(inv, a)| serde_json::json!({"invoice_id": inv["id"], "amount": a}))
+            .collect();
+        let (status, payment) = read(
+            self.money(
+                user,
+                "/v1/payments",
+                &serde_json::json!({"customer_id": customer["id"], "received_on": on,
+                    "amount": total.to_string(), "method": "ach", "applications": applications}),
+            )
+            .send()
+            .await?,
+        )
+        .await?;
+        anyhow::ensure!(status == StatusCode::CREATED, "{status} {payment}");
+        Ok(payment)
+    }
+
+    /// Waits (up to ~30 s) until the worker has relayed and run every job queued so far,
+    /// including those a schedule enqueues for the clock's current day.
+    pub async fn jobs_done(&self) -> Result<()> {
+        for _ in 0..600 {
+            let schedules_claimed = self
+                .count(&format!(
+                    "SELECT 1 FROM schedule_runs WHERE occurrence = '{}'",
+                    self.clock_now().date_naive()
+                ))
+                .await?;
+            let pending = self
+                .count("SELECT 1 FROM jobs WHERE status IN ('queued', 'running')")
+                .await?;
+            let every_schedule = i64::try_from(recoup_worker::schedules::SCHEDULES.len())?;
+            if schedules_claimed == every_schedule && pending == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        anyhow::bail!("jobs still pending after 30 s")
+    }
+
     /// Posts a money request with a fresh idempotency key.
     pub fn money(&self, user: &TestUser, path: &str, body: &Value) -> RequestBuilder {
         self.as_user(user, Method::POST, path)

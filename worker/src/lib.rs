@@ -3,7 +3,7 @@
 //! handler is idempotent, so a message delivered twice (a retry, a crash between push
 //! and mark, a SIGKILL mid-job) changes nothing twice.
 //!
-//! One module per job family (`promises`, `disputes`, `idempotency`; imports and aging
+//! One module per job family (`promises`, `installments`, `disputes`, `idempotency`; imports and aging
 //! snapshots call `recoup_core` directly) and `schedules` for the daily and nightly occurrences.
 
 use std::collections::HashMap;
@@ -25,6 +25,7 @@ use uuid::Uuid;
 
 mod disputes;
 mod idempotency;
+mod installments;
 mod promises;
 pub mod schedules;
 
@@ -63,7 +64,7 @@ pub struct Family {
     pub concurrency: usize,
 }
 
-pub const FAMILIES: [Family; 5] = [
+pub const FAMILIES: [Family; 6] = [
     Family {
         kind: JobKind::Import,
         attempts: 5,
@@ -74,6 +75,14 @@ pub const FAMILIES: [Family; 5] = [
     },
     Family {
         kind: JobKind::PromiseEvaluation,
+        attempts: 5,
+        backoff_min: Duration::from_secs(1),
+        backoff_max: Duration::from_secs(60),
+        timeout: Duration::from_secs(10 * 60),
+        concurrency: 4,
+    },
+    Family {
+        kind: JobKind::InstallmentTracking,
         attempts: 5,
         backoff_min: Duration::from_secs(1),
         backoff_max: Duration::from_secs(60),
@@ -216,11 +225,7 @@ async fn handle(message: JobMessage, state: Data<WorkerState>) -> Result<(), Box
             JobKind::AgingSnapshot => {
                 recoup_core::aging_snapshot::take_nightly(&mut conn, &ctx).await
             }
-            // Payment plans are not saved yet, so nothing enqueues this kind.
-            JobKind::InstallmentTracking => Err(recoup_core::Error::Internal(format!(
-                "{} jobs have no handler yet",
-                job.kind
-            ))),
+            JobKind::InstallmentTracking => installments::run(&mut conn, &ctx, &job).await,
         }
     };
     job::conclude(&mut conn, &job, clock.now(), family.attempts, outcome).await?;

@@ -20,7 +20,7 @@ const fn at(h: u32, m: u32) -> NaiveTime {
 
 /// What runs when, business time. Nightly housekeeping first; the collectors' day is
 /// ready before they start.
-pub const SCHEDULES: [Schedule; 4] = [
+pub const SCHEDULES: [Schedule; 5] = [
     Schedule {
         name: "aging_snapshot",
         kind: JobKind::AgingSnapshot,
@@ -35,6 +35,11 @@ pub const SCHEDULES: [Schedule; 4] = [
         name: "promise_evaluation",
         kind: JobKind::PromiseEvaluation,
         at: at(5, 0),
+    },
+    Schedule {
+        name: "installment_tracking",
+        kind: JobKind::InstallmentTracking,
+        at: at(5, 15),
     },
     Schedule {
         name: "dispute_follow_up",
