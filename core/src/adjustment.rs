@@ -10,8 +10,9 @@ use uuid::Uuid;
 
 use crate::access::{Context, Permission};
 use crate::audit;
-use crate::credit_memo::{check_amount, check_reason, lock_invoice};
+use crate::credit_memo::{check_amount, lock_invoice};
 use crate::error::Result;
+use crate::error::check_reason;
 use crate::invoice::{self, Invoice};
 use crate::journal::{self, Journal};
 use crate::ledger;
@@ -60,7 +61,7 @@ pub async fn create(
     input: NewAdjustment,
 ) -> Result<AdjustmentPosted> {
     ctx.actor.require(Permission::CreditsPost)?;
-    let reason = check_reason(&input.reason)?;
+    let reason = check_reason("reason", &input.reason)?;
     conn.transaction(async |conn| {
         let (before, state) = lock_invoice(conn, ctx, input.invoice_id, "invoice_id").await?;
         check_amount(input.amount, &before.currency, true)?;

@@ -55,18 +55,6 @@ pub struct CreditMemoPosted {
     pub invoice: Invoice,
 }
 
-pub(crate) fn check_reason(reason: &str) -> Result<String> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(Error::validation(
-            "reason",
-            "invalid_length",
-            "must be 1 to 500 characters",
-        ));
-    }
-    Ok(reason.to_owned())
-}
-
 pub(crate) fn check_amount(amount: Decimal, currency: &str, allow_negative: bool) -> Result<()> {
     let c = Currency::parse(currency).ok_or_else(|| Error::Internal("stored currency".into()))?;
     if amount.is_zero() || (!allow_negative && amount < Decimal::ZERO) {
@@ -120,7 +108,7 @@ pub async fn create(
     input: NewCreditMemo,
 ) -> Result<CreditMemoPosted> {
     ctx.actor.require(Permission::CreditsPost)?;
-    let reason = check_reason(&input.reason)?;
+    let reason = crate::error::check_reason("reason", &input.reason)?;
     conn.transaction(async |conn| {
         let (invoice, _) = lock_invoice(conn, ctx, input.invoice_id, "invoice_id").await?;
         check_amount(input.amount, &invoice.currency, false)?;

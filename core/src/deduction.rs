@@ -147,8 +147,7 @@ pub async fn resolve(
     resolution: Resolution,
 ) -> Result<Resolved> {
     ctx.actor.require(Permission::DeductionsResolve)?;
-    let note = credit_memo::check_reason(&resolution.note)
-        .map_err(|_| Error::validation("note", "invalid_length", "must be 1 to 500 characters"))?;
+    let note = crate::error::check_reason("note", &resolution.note)?;
     conn.transaction(async |conn| {
         let found: Option<Deduction> = deductions::table
             .find(id)

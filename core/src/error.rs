@@ -62,6 +62,19 @@ pub enum Error {
     Internal(String),
 }
 
+/// A required short text (a reason, a note): trimmed, 1 to 500 characters.
+pub(crate) fn check_reason(field: &str, value: &str) -> Result<String> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > 500 {
+        return Err(Error::validation(
+            field,
+            "invalid_length",
+            "must be 1 to 500 characters",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
 impl Error {
     pub fn validation(field: &str, code: &str, message: impl Into<String>) -> Self {
         Error::Validation(vec![FieldError::new(field, code, message)])

@@ -366,14 +366,7 @@ pub async fn void(
     request: VoidRequest,
 ) -> Result<Invoice> {
     ctx.actor.require(Permission::InvoicesWrite)?;
-    let reason = request.reason.trim().to_owned();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(Error::validation(
-            "reason",
-            "invalid_length",
-            "must be 1 to 500 characters",
-        ));
-    }
+    let reason = crate::error::check_reason("reason", &request.reason)?;
     conn.transaction(async |conn| {
         let customer_id: Uuid = invoices::table
             .find(id)
@@ -489,6 +482,62 @@ pub async fn list(
         .load(conn)
         .await?;
     Ok(Page::from_rows(rows, page.limit, |i: &Invoice| (i.due_date, i.id)).map(Invoice::shown))
+}
+
+/// The invoices a request names as `invoice_ids[i]` for something it makes about a
+/// customer (a promise, a plan, called `what`): each must be the customer's, open (not
+/// written off or void) and in one currency. Returns that currency and each invoice's
+/// open balance, in the order named; the first invoice that fails is the problem.
+pub(crate) async fn named_open(
+    conn: &mut AsyncPgConnection,
+    customer_id: Uuid,
+    ids: &[Uuid],
+    what: &str,
+) -> Result<(String, Vec<Decimal>)> {
+    let found: Vec<(Uuid, Uuid, String, Decimal, bool, InvoiceStatus)> = invoices::table
+        .filter(invoices::id.eq_any(ids))
+        .select((
+            invoices::id,
+            invoices::customer_id,
+            invoices::currency,
+            invoices::open_balance,
+            invoices::written_off,
+            invoices::status,
+        ))
+        .load(conn)
+        .await?;
+    let mut currency: Option<String> = None;
+    let mut balances = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let field = format!("invoice_ids[{i}]");
+        let Some((_, _, cur, open, written_off, status)) =
+            found.iter().find(|f| f.0 == *id && f.1 == customer_id)
+        else {
+            return Err(Error::validation(
+                &field,
+                "unknown_invoice",
+                "not an invoice of this customer",
+            ));
+        };
+        if *open <= Decimal::ZERO || *written_off || *status == InvoiceStatus::Void {
+            return Err(Error::validation(
+                &field,
+                "invoice_not_open",
+                "the invoice has no open balance",
+            ));
+        }
+        if currency.as_ref().is_some_and(|c| c != cur) {
+            return Err(Error::validation(
+                &field,
+                "currency_mismatch",
+                format!("all invoices of a {what} share one currency"),
+            ));
+        }
+        currency = Some(cur.clone());
+        balances.push(*open);
+    }
+    let currency = currency.ok_or_else(|| Error::Internal("no invoice named".into()))?;
+    Ok((currency, balances))
 }
 
 /// Open invoices of a customer, locked, oldest due first (for oldest-first application).

@@ -895,14 +895,7 @@ pub async fn refund(
     request: RefundRequest,
 ) -> Result<Payment> {
     ctx.actor.require(Permission::PaymentsWrite)?;
-    let reason = request.reason.trim().to_owned();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(Error::validation(
-            "reason",
-            "invalid_length",
-            "must be 1 to 500 characters",
-        ));
-    }
+    let reason = crate::error::check_reason("reason", &request.reason)?;
     conn.transaction(async |conn| {
         let row = lock_for_change(conn, ctx, id).await?;
         let currency = Currency::parse(&row.currency)

@@ -26,7 +26,7 @@ use crate::money::{self, Currency};
 use crate::page::{Page, PageRequest};
 use crate::schedule::{self, BusinessDayRule, Frequency, Schedule, Split, Terms};
 use crate::schema::{
-    customers, dispute_invoices, disputes, invoices, payment_applications, payment_plan_invoices,
+    customers, dispute_invoices, disputes, payment_applications, payment_plan_invoices,
     payment_plans, payments, plan_installments, tasks,
 };
 use crate::setting::{self, Setting};
@@ -268,16 +268,7 @@ async fn covered(
         p.add("invoice_ids", "duplicate", "an invoice is named twice");
     }
     p.into_result()?;
-    let found: Vec<(Uuid, Uuid, String, Decimal)> = invoices::table
-        .filter(invoices::id.eq_any(ids))
-        .select((
-            invoices::id,
-            invoices::customer_id,
-            invoices::currency,
-            invoices::open_balance,
-        ))
-        .load(conn)
-        .await?;
+    let (currency, balances) = invoice::named_open(conn, customer_id, ids, "plan").await?;
     let disputed: Vec<(Uuid, Decimal)> = dispute_invoices::table
         .inner_join(disputes::table)
         .filter(dispute_invoices::invoice_id.eq_any(ids))
@@ -285,40 +276,15 @@ async fn covered(
         .select((dispute_invoices::invoice_id, dispute_invoices::amount))
         .load(conn)
         .await?;
-    let mut currency: Option<String> = None;
     let mut collectible = Decimal::ZERO;
-    for (i, id) in ids.iter().enumerate() {
-        let field = format!("invoice_ids[{i}]");
-        let Some(inv) = found.iter().find(|f| f.0 == *id && f.1 == customer_id) else {
-            return Err(Error::validation(
-                &field,
-                "unknown_invoice",
-                "not an invoice of this customer",
-            ));
-        };
-        if inv.3 <= Decimal::ZERO {
-            return Err(Error::validation(
-                &field,
-                "invoice_not_open",
-                "the invoice has no open balance",
-            ));
-        }
-        if currency.as_ref().is_some_and(|c| *c != inv.2) {
-            return Err(Error::validation(
-                &field,
-                "currency_mismatch",
-                "all invoices of a plan share one currency",
-            ));
-        }
-        currency = Some(inv.2.clone());
+    for (id, open) in ids.iter().zip(balances) {
         let held: Decimal = disputed
             .iter()
             .filter(|(d, _)| d == id)
             .map(|(_, a)| *a)
             .sum();
-        collectible += (inv.3 - held).max(Decimal::ZERO);
+        collectible += (open - held).max(Decimal::ZERO);
     }
-    let currency = currency.ok_or_else(|| Error::Internal("no invoice".into()))?;
     Ok((currency, collectible))
 }
 
@@ -894,14 +860,7 @@ pub async fn cancel(
     input: CancelPlan,
 ) -> Result<PaymentPlan> {
     ctx.actor.require(Permission::PlansWrite)?;
-    let reason = input.reason.trim().to_owned();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(Error::validation(
-            "reason",
-            "invalid_length",
-            "must be 1 to 500 characters",
-        ));
-    }
+    let reason = crate::error::check_reason("reason", &input.reason)?;
     conn.transaction(async |conn| {
         let row = load(conn, ctx, id, true).await?;
         if !matches!(row.status, PlanStatus::Proposed) && !row.status.live() {
@@ -1043,11 +1002,7 @@ pub async fn track_customer(
         .order(payment_plans::id)
         .load(conn)
         .await?;
-    let mut out = Tracking::default();
-    for id in ids {
-        track_one(conn, ctx, id, &mut out).await?;
-    }
-    Ok(out)
+    track_each(conn, ctx, ids).await
 }
 
 /// The daily run: every approved or active plan, as of today.
@@ -1058,6 +1013,16 @@ pub async fn track_live(conn: &mut AsyncPgConnection, ctx: &Context) -> Result<T
         .order(payment_plans::id)
         .load(conn)
         .await?;
+    track_each(conn, ctx, ids).await
+}
+
+/// Each plan in its own transaction: what was tracked before a failure stays, and
+/// the retry finds it unchanged.
+async fn track_each(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    ids: Vec<Uuid>,
+) -> Result<Tracking> {
     let mut out = Tracking::default();
     for id in ids {
         track_one(conn, ctx, id, &mut out).await?;

@@ -18,12 +18,11 @@ use crate::activity::{self, ActivityKind, NewActivity, Outcome};
 use crate::audit;
 use crate::customer;
 use crate::error::{Error, Problems, Result};
+use crate::invoice;
 use crate::job::{self, JobKind};
 use crate::money::{self, Currency};
 use crate::page::{Page, PageRequest};
-use crate::schema::{
-    contacts, invoices, payment_applications, payments, promise_invoices, promises, tasks,
-};
+use crate::schema::{contacts, payment_applications, payments, promise_invoices, promises, tasks};
 use crate::task::{self, NewTask};
 
 text_enum! {
@@ -291,47 +290,9 @@ pub async fn create(
                 ));
             }
         }
-        let found: Vec<(Uuid, Uuid, String, Decimal, bool, String)> = invoices::table
-            .filter(invoices::id.eq_any(&input.invoice_ids))
-            .select((
-                invoices::id,
-                invoices::customer_id,
-                invoices::currency,
-                invoices::open_balance,
-                invoices::written_off,
-                invoices::status,
-            ))
-            .load(conn)
-            .await?;
-        let mut open_total = Decimal::ZERO;
-        let mut currency: Option<String> = None;
-        for (i, id) in input.invoice_ids.iter().enumerate() {
-            let field = format!("invoice_ids[{i}]");
-            let Some(inv) = found.iter().find(|f| f.0 == *id && f.1 == customer.id) else {
-                return Err(Error::validation(
-                    &field,
-                    "unknown_invoice",
-                    "not an invoice of this customer",
-                ));
-            };
-            if inv.3 <= Decimal::ZERO || inv.4 || inv.5 == "void" {
-                return Err(Error::validation(
-                    &field,
-                    "invoice_not_open",
-                    "the invoice has no open balance",
-                ));
-            }
-            if currency.as_ref().is_some_and(|c| *c != inv.2) {
-                return Err(Error::validation(
-                    &field,
-                    "currency_mismatch",
-                    "all invoices of a promise share one currency",
-                ));
-            }
-            currency = Some(inv.2.clone());
-            open_total += inv.3;
-        }
-        let currency = currency.ok_or_else(|| Error::Internal("no invoice".into()))?;
+        let (currency, balances) =
+            invoice::named_open(conn, customer.id, &input.invoice_ids, "promise").await?;
+        let open_total: Decimal = balances.iter().sum();
         let c =
             Currency::parse(&currency).ok_or_else(|| Error::Internal("stored currency".into()))?;
         money::non_negative_amount("amount", input.amount, c)
@@ -447,14 +408,7 @@ pub async fn cancel(
     input: CancelPromise,
 ) -> Result<Promise> {
     ctx.actor.require(Permission::PromisesWrite)?;
-    let reason = input.reason.trim().to_owned();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(Error::validation(
-            "reason",
-            "invalid_length",
-            "must be 1 to 500 characters",
-        ));
-    }
+    let reason = crate::error::check_reason("reason", &input.reason)?;
     conn.transaction(async |conn| {
         let row = load(conn, ctx, id, true).await?;
         if row.status != PromiseStatus::Open {

@@ -11,8 +11,9 @@ use uuid::Uuid;
 
 use crate::access::{Context, Permission};
 use crate::audit;
-use crate::credit_memo::{check_amount, check_reason, lock_invoice};
+use crate::credit_memo::{check_amount, lock_invoice};
 use crate::customer;
+use crate::error::check_reason;
 use crate::error::{Error, Result};
 use crate::invoice::{self, Invoice};
 use crate::journal::{self, Journal};
@@ -123,7 +124,7 @@ pub async fn request(
     approval_threshold: Decimal,
 ) -> Result<WriteOffChange> {
     ctx.actor.require(Permission::WriteOffsRequest)?;
-    let reason = check_reason(&input.reason)?;
+    let reason = check_reason("reason", &input.reason)?;
     conn.transaction(async |conn| {
         let (invoice, state) = lock_invoice(conn, ctx, input.invoice_id, "invoice_id").await?;
         let amount = input.amount.unwrap_or(state.balance);
