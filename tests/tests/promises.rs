@@ -31,36 +31,6 @@ async fn promise(app: &TestApp, user: &TestUser, body: Value) -> Result<Value> {
     Ok(created)
 }
 
-async fn pay(
-    app: &TestApp,
-    user: &TestUser,
-    customer: &Value,
-    on: &str,
-    to: &[(&Value, &str)],
-) -> Result<Value> {
-    let total: rust_decimal::Decimal = to
-        .iter()
-        .map(|(_, a)| a.parse::<rust_decimal::Decimal>().unwrap_or_default())
-        .sum();
-    let apps: Vec<Value> = to
-        .iter()
-        .map(|(inv, a)| json!({"invoice_id": inv["id"], "amount": a}))
-        .collect();
-    let (status, payment) = read(
-        app.money(
-            user,
-            "/v1/payments",
-            &json!({"customer_id": customer["id"], "received_on": on,
-            "amount": total.to_string(), "method": "ach", "applications": apps}),
-        )
-        .send()
-        .await?,
-    )
-    .await?;
-    anyhow::ensure!(status == StatusCode::CREATED, "{status} {payment}");
-    Ok(payment)
-}
-
 /// Polls a promise until it reaches `status` (the worker decides asynchronously).
 async fn until(app: &TestApp, user: &TestUser, p: &Value, status: &str) -> Result<Value> {
     let mut last = Value::Null;
@@ -121,11 +91,11 @@ async fn promises_are_decided_by_the_worker_at_the_right_instants() -> Result<()
     // 3 March: half of B. 4 March: D (not promised) and part of F. 5 March: rest of B.
     app.clock.set(at(3));
     let accountant = app.relogin(&accountant).await?;
-    pay(&app, &accountant, &acme, "2026-03-03", &[(&b, "200.00")]).await?;
+    app.pay(&accountant, &acme, "2026-03-03", &[(&b, "200.00")])
+        .await?;
     app.clock.set(at(4));
     let accountant = app.relogin(&accountant).await?;
-    pay(
-        &app,
+    app.pay(
         &accountant,
         &acme,
         "2026-03-04",
@@ -137,7 +107,8 @@ async fn promises_are_decided_by_the_worker_at_the_right_instants() -> Result<()
         app.relogin(&accountant).await?,
         app.relogin(&collector).await?,
     );
-    pay(&app, &accountant, &acme, "2026-03-05", &[(&b, "200.00")]).await?;
+    app.pay(&accountant, &acme, "2026-03-05", &[(&b, "200.00")])
+        .await?;
     let kept = until(&app, &collector, &two_parts, "kept").await?;
     assert_eq!(kept["paid"], "400.00");
     // 6 March: E paid in full, kept before its date.
@@ -146,7 +117,9 @@ async fn promises_are_decided_by_the_worker_at_the_right_instants() -> Result<()
         app.relogin(&accountant).await?,
         app.relogin(&collector).await?,
     );
-    let paid_e = pay(&app, &accountant, &acme, "2026-03-06", &[(&e, "250.00")]).await?;
+    let paid_e = app
+        .pay(&accountant, &acme, "2026-03-06", &[(&e, "250.00")])
+        .await?;
     until(&app, &collector, &returned, "kept").await?;
 
     // 7 March: the daily run decides what passed its deadline (5 March + grace).
@@ -186,7 +159,8 @@ async fn promises_are_decided_by_the_worker_at_the_right_instants() -> Result<()
         app.relogin(&accountant).await?,
         app.relogin(&collector).await?,
     );
-    pay(&app, &accountant, &acme, "2026-03-12", &[(&a, "600.00")]).await?;
+    app.pay(&accountant, &acme, "2026-03-12", &[(&a, "600.00")])
+        .await?;
     until(&app, &collector, &on_grace_day, "kept").await?;
     let part = until(&app, &collector, &partial, "partially_kept").await?;
     assert_eq!(part["paid"], "200.00");
