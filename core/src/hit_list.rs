@@ -204,17 +204,23 @@ pub async fn hit_list(
                AND i.customer_id IN (SELECT id FROM customers WHERE $1::uuid IS NULL OR sales_rep_id = $1)
              GROUP BY i.customer_id, i.id, i.due_date
             HAVING sum(e.amount) > 0),
+         -- One pass over the open items: bucket sums, then one zero-filled array per
+         -- customer with something past due (a lateral scan of `open` per customer and
+         -- bucket grew with the square of the portfolio).
+         per_bucket AS (
+            SELECT customer_id, width_bucket(days, $3::int[]) AS slot, sum(amount) AS amount
+              FROM open GROUP BY 1, 2),
+         past_due AS (
+            SELECT customer_id, max(days) AS oldest FROM open
+             GROUP BY customer_id HAVING max(days) > 0),
          per_customer AS (
-            SELECT customer_id,
+            SELECT c.customer_id,
                    array_agg(coalesce(b.amount, 0) ORDER BY s.slot) AS buckets,
-                   max(o.oldest) AS oldest_days
-              FROM (SELECT DISTINCT customer_id FROM open) c
+                   max(c.oldest) AS oldest_days
+              FROM past_due c
               CROSS JOIN generate_series(0, $4 - 1) AS s(slot)
-              LEFT JOIN LATERAL (SELECT sum(amount) AS amount FROM open o
-                                  WHERE o.customer_id = c.customer_id AND width_bucket(o.days, $3::int[]) = s.slot) b ON true
-              LEFT JOIN LATERAL (SELECT max(days) AS oldest FROM open o WHERE o.customer_id = c.customer_id) o ON true
-             GROUP BY customer_id
-            HAVING max(o.oldest) > 0)
+              LEFT JOIN per_bucket b ON b.customer_id = c.customer_id AND b.slot = s.slot
+             GROUP BY c.customer_id)
          SELECT c.id AS customer_id, c.name AS customer_name, c.assigned_collector_id AS collector_id,
                 col.name AS collector_name, c.sales_rep_id, rep.name AS sales_rep_name,
                 c.currency::text AS currency, pc.buckets, pc.oldest_days::int AS oldest_days,
