@@ -32,7 +32,12 @@ pub struct Config {
     pub login_failure_window: Duration,
     /// Write-offs up to this amount post at once; larger ones wait for a manager.
     pub write_off_approval_threshold: rust_decimal::Decimal,
+    /// Largest import file accepted (bytes).
+    pub import_max_bytes: u64,
 }
+
+/// 1M invoice rows are ~100 MB; room for wide files several times that.
+pub const DEFAULT_IMPORT_MAX_BYTES: u64 = 512 * 1024 * 1024;
 
 pub const DEV_JWT_SECRET: &str = "recoup-development-secret-do-not-use-in-production";
 
@@ -147,6 +152,7 @@ impl Config {
                 "RECOUP_WRITE_OFF_APPROVAL_THRESHOLD",
                 rust_decimal::Decimal::new(50_000, 2),
             )?,
+            import_max_bytes: number(&var, "RECOUP_IMPORT_MAX_BYTES", DEFAULT_IMPORT_MAX_BYTES)?,
         })
     }
 
@@ -170,6 +176,7 @@ impl Config {
             login_max_failures_per_ip: 50,
             login_failure_window: Duration::from_secs(900),
             write_off_approval_threshold: rust_decimal::Decimal::new(50_000, 2),
+            import_max_bytes: DEFAULT_IMPORT_MAX_BYTES,
         }
     }
 }

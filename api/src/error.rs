@@ -133,6 +133,11 @@ impl From<Error> for ApiError {
             Error::Unprocessable { code, detail } => {
                 ApiError::new(S::UNPROCESSABLE_ENTITY, code, detail)
             }
+            Error::Rejected {
+                code,
+                detail,
+                errors,
+            } => ApiError::new(S::UNPROCESSABLE_ENTITY, code, detail).with_errors(errors),
             Error::PreconditionFailed => ApiError::new(
                 S::PRECONDITION_FAILED,
                 "precondition_failed",

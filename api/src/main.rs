@@ -149,7 +149,7 @@ async fn seed_demo(config: &Config) -> anyhow::Result<()> {
         println!(
             "Importing the demo portfolio ({DEMO_PORTFOLIO}: IBM's accounts-receivable sample)…"
         );
-        let report = import_file(&mut conn, &ctx, portfolio).await?;
+        let report = import_file(&mut conn, &ctx, portfolio, import::ImportKind::Ibm).await?;
         println!(
             "  {} rows: {} customers, {} invoices, {} payments, {} errors",
             report.rows,
@@ -170,12 +170,11 @@ async fn import_file(
     conn: &mut diesel_async::AsyncPgConnection,
     ctx: &Context,
     path: &std::path::Path,
+    kind: import::ImportKind,
 ) -> anyhow::Result<import::ImportReport> {
-    let file = std::io::BufReader::new(std::fs::File::open(path)?);
-    let report = import::import_ibm(conn, ctx, file, |r| {
-        if r.rows % 250 == 0 {
-            eprint!("\r  {} rows…", r.rows);
-        }
+    let file = std::fs::File::open(path)?;
+    let report = import::import_reader(conn, ctx, kind, None, file, |r| {
+        eprint!("\r  {} rows…", r.rows);
     })
     .await?;
     eprintln!();
@@ -232,16 +231,23 @@ async fn assign_demo_portfolio(
     Ok(())
 }
 
-/// `recoup-api import FILE`: imports an IBM-layout CSV synchronously and prints the report.
+/// `recoup-api import FILE [KIND]`: imports a CSV in a kind's built-in layout (default
+/// `ibm`, IBM's sample) synchronously and prints the report.
 async fn import_command(config: &Config) -> anyhow::Result<()> {
+    let usage = "usage: recoup-api import FILE.csv [ibm|customers|invoices|payments]";
     let path = std::env::args()
         .nth(2)
-        .ok_or_else(|| anyhow::anyhow!("usage: recoup-api import FILE.csv"))?;
+        .ok_or_else(|| anyhow::anyhow!(usage))?;
+    let kind: import::ImportKind = std::env::args()
+        .nth(3)
+        .unwrap_or_else(|| "ibm".to_owned())
+        .parse()
+        .map_err(|_| anyhow::anyhow!(usage))?;
     db::migrate(&config.database_url).await?;
     let pool = db::pool(&config.database_url, 2)?;
     let mut conn = db::conn(&pool).await?;
     let ctx = Context::system(SystemClock.now());
-    let report = import_file(&mut conn, &ctx, std::path::Path::new(&path)).await?;
+    let report = import_file(&mut conn, &ctx, std::path::Path::new(&path), kind).await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }

@@ -48,6 +48,13 @@ pub enum Error {
     /// The request is well-formed but cannot be processed as sent (422 with a code).
     #[error("{detail}")]
     Unprocessable { code: &'static str, detail: String },
+    /// Like `Unprocessable`, with the field errors that explain it (422 with `errors`).
+    #[error("{detail}")]
+    Rejected {
+        code: &'static str,
+        detail: String,
+        errors: Vec<FieldError>,
+    },
     /// The representation changed since the caller read it (If-Match did not match).
     #[error("the resource changed since it was read")]
     PreconditionFailed,

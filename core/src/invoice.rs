@@ -655,6 +655,15 @@ pub async fn upsert_external(
         }
         let customer = customer::load_visible(conn, ctx, input.customer_id, false).await?.at(ctx.now);
         let checked = check(&input, &customer)?;
+        if before.number == checked.number
+            && before.due_date == checked.due_date
+            && before.po_number == input.po_number
+            && before.project == input.project
+        {
+            // Nothing changes: no write, no audit event (ERP syncs and re-imports repeat
+            // themselves).
+            return Ok((before, false));
+        }
         diesel::update(invoices::table.find(before.id))
             .set((
                 invoices::number.eq(&checked.number),

@@ -76,6 +76,10 @@ pub struct Job {
     /// What the job is about (`customer`, `payment_plan`, …), for jobs about one thing.
     pub subject_type: Option<String>,
     pub subject_id: Option<Uuid>,
+    /// `progress_done` when the current run started: a run that moved it on does not
+    /// use up an attempt (see [`start`]).
+    #[serde(skip)]
+    pub progress_at_start: i64,
 }
 
 /// Writes a queued job and its outbox row, inside the caller's transaction.
@@ -182,13 +186,21 @@ pub async fn get(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid) -> Resul
     }
 }
 
-/// Marks a job running (a retried job counts another attempt). Finished jobs are not
-/// run again: a message delivered twice does nothing the second time.
+/// Marks a job running and counts the attempt. Finished jobs are not run again: a
+/// message delivered twice does nothing the second time.
+///
+/// An attempt counts only when the run before it did not move the job's progress on.
+/// A long import may be interrupted many times (a deploy, a SIGKILL, a crash) and each
+/// run resumes from its last committed batch: such runs bring the end nearer, and as
+/// progress is bounded by the file they cannot loop forever. A job whose runs keep
+/// dying or failing without progress still uses up its attempts and goes dead.
 pub async fn start(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Option<Job>> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Integer;
     Ok(diesel::update(
         jobs::table
             .find(id)
@@ -196,7 +208,10 @@ pub async fn start(
     )
     .set((
         jobs::status.eq(JobStatus::Running),
-        jobs::attempts.eq(jobs::attempts + 1),
+        jobs::attempts.eq(sql::<Integer>(
+            "attempts + CASE WHEN progress_done > progress_at_start THEN 0 ELSE 1 END",
+        )),
+        jobs::progress_at_start.eq(jobs::progress_done),
         jobs::started_at.eq(now),
         jobs::updated_at.eq(now),
     ))
@@ -206,9 +221,10 @@ pub async fn start(
     .optional()?)
 }
 
-/// Ends a run of a job: success stores the result; a failure before the last attempt
-/// is handed back for the queue to retry (with its backoff), and the last attempt's
-/// failure marks the job dead with a problem an admin can read and retry.
+/// Ends a run of a job: success stores the result; a failure after progress queues the
+/// job again; a failure before the last attempt is handed back for the queue to retry
+/// (with its backoff), and the last attempt's failure marks the job dead with a problem
+/// an admin can read and retry.
 pub async fn conclude(
     conn: &mut AsyncPgConnection,
     job: &Job,
@@ -216,8 +232,16 @@ pub async fn conclude(
     max_attempts: i32,
     outcome: Result<serde_json::Value>,
 ) -> Result<()> {
+    let moved_on = outcome.is_err() && progressed(conn, job).await?;
     match outcome {
         Ok(result) => finish(conn, job.id, now, Ok(result)).await,
+        Err(e) if moved_on => {
+            // It got further before failing: not an attempt used up (see `start`). It goes
+            // back through the outbox rather than to the queue's retries, which count
+            // every failure.
+            tracing::warn!(job = %job.id, kind = %job.kind, "run failed after progress, queued again: {e}");
+            requeue(conn, job.id, now).await
+        }
         Err(e) if job.attempts >= max_attempts => {
             tracing::error!(job = %job.id, kind = %job.kind, "job failed for good: {e}");
             let problem = serde_json::json!({
@@ -229,6 +253,39 @@ pub async fn conclude(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Whether the run that started as `job` moved its progress on (see [`start`]).
+async fn progressed(conn: &mut AsyncPgConnection, job: &Job) -> Result<bool> {
+    let done: i64 = jobs::table
+        .find(job.id)
+        .select(jobs::progress_done)
+        .first(conn)
+        .await?;
+    Ok(done > job.progress_at_start)
+}
+
+/// Hands a running job back to its queue (the worker is stopping): queued again with a
+/// new outbox row, to resume in the next worker that takes it.
+pub async fn requeue(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> Result<()> {
+    use diesel_async::AsyncConnection;
+    conn.transaction(async |conn| {
+        let kind: JobKind = diesel::update(jobs::table.find(id))
+            .set((jobs::status.eq(JobStatus::Queued), jobs::updated_at.eq(now)))
+            .returning(jobs::kind)
+            .get_result(conn)
+            .await?;
+        diesel::insert_into(outbox::table)
+            .values((
+                outbox::queue.eq(queue_of(kind)),
+                outbox::job_id.eq(id),
+                outbox::created_at.eq(now),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+    .await
 }
 
 pub async fn progress(

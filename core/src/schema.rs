@@ -311,6 +311,7 @@ diesel::table! {
         finished_at -> Nullable<Timestamptz>,
         subject_type -> Nullable<Text>,
         subject_id -> Nullable<Uuid>,
+        progress_at_start -> Int8,
     }
 }
 
@@ -328,9 +329,39 @@ diesel::table! {
     imports (id) {
         id -> Uuid,
         job_id -> Uuid,
-        layout -> Text,
-        content -> Bytea,
+        kind -> Text,
         created_at -> Timestamptz,
+        mapping -> Nullable<Jsonb>,
+        size_bytes -> Int8,
+        resume_offset -> Nullable<Int8>,
+        resume_line -> Nullable<Int8>,
+        rows_read -> Int8,
+        customers_created -> Int8,
+        invoices_created -> Int8,
+        payments_created -> Int8,
+        updated -> Int8,
+        unchanged -> Int8,
+        rejected -> Int8,
+    }
+}
+
+diesel::table! {
+    import_chunks (import_id, seq) {
+        import_id -> Uuid,
+        seq -> Int4,
+        byte_offset -> Int8,
+        data -> Bytea,
+    }
+}
+
+diesel::table! {
+    import_row_errors (import_id, line, seq) {
+        import_id -> Uuid,
+        line -> Int8,
+        seq -> Int4,
+        column_name -> Nullable<Text>,
+        code -> Text,
+        message -> Text,
     }
 }
 
@@ -535,6 +566,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     outbox,
     imports,
+    import_chunks,
+    import_row_errors,
     activities,
     settings,
     promises,

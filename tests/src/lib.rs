@@ -615,6 +615,48 @@ impl Drop for TestApp {
     }
 }
 
+/// Polls a job as a client would until it succeeds or dies; bounded, so a stuck worker
+/// fails the test instead of hanging it.
+pub async fn wait_for_job(app: &TestApp, user: &TestUser, id: &str) -> Result<Value> {
+    for _ in 0..3000 {
+        let (status, job) = read(
+            app.as_user(user, Method::GET, &format!("/v1/jobs/{id}"))
+                .send()
+                .await?,
+        )
+        .await?;
+        anyhow::ensure!(status == StatusCode::OK, "{status} {job}");
+        if job["status"] == "succeeded" || job["status"] == "dead" {
+            return Ok(job);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("job {id} did not finish")
+}
+
+/// A `multipart/form-data` body of the given parts (the last one sent as a file named
+/// `import.csv` when it is called `file`): its content type and bytes.
+pub fn form(parts: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = format!("recoup-{}", Uuid::new_v4().simple());
+    let mut body = Vec::new();
+    for (name, value) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        if *name == "file" {
+            body.extend_from_slice(
+                b"Content-Disposition: form-data; name=\"file\"; filename=\"import.csv\"\r\nContent-Type: text/csv\r\n\r\n",
+            );
+        } else {
+            body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            );
+        }
+        body.extend_from_slice(value);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
 /// A response's status and JSON body (Null when it has none).
 pub async fn read(res: Response) -> Result<(StatusCode, Value)> {
     let status = res.status();

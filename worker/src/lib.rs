@@ -17,6 +17,7 @@ use diesel_async::AsyncConnection;
 use futures_util::FutureExt;
 use recoup_core::clock::Clock;
 use recoup_core::db::{self, PgPool};
+use recoup_core::import::RunOutcome;
 use recoup_core::job::{self, Job, JobKind};
 use serde::{Deserialize, Serialize};
 use tower::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
@@ -62,16 +63,29 @@ pub struct Family {
     pub timeout: Duration,
     /// Jobs of this family run at once in one process.
     pub concurrency: usize,
+    /// How often a worker tells Redis it is alive; a worker silent for `missed_heartbeats`
+    /// of these is taken for dead and its jobs go to the live workers of the queue. This
+    /// is how a job whose process was killed is picked up again.
+    pub heartbeat: Duration,
+    pub missed_heartbeats: usize,
 }
 
 pub const FAMILIES: [Family; 6] = [
     Family {
         kind: JobKind::Import,
+        // Attempts are runs that failed or died *without progress* (`job::start`): an
+        // import interrupted by a deploy or a SIGKILL resumes from its last committed
+        // batch and does not use one up, however often that happens; five runs in a
+        // row that get nowhere mean the file or the system is broken.
         attempts: 5,
         backoff_min: Duration::from_secs(2),
         backoff_max: Duration::from_secs(120),
         timeout: Duration::from_secs(2 * 60 * 60),
         concurrency: 1,
+        // A killed import should resume within seconds, not the library's five minutes;
+        // a live worker heartbeats through any batch, so 4 × 3 s is a safe silence.
+        heartbeat: Duration::from_secs(3),
+        missed_heartbeats: 4,
     },
     Family {
         kind: JobKind::PromiseEvaluation,
@@ -80,6 +94,8 @@ pub const FAMILIES: [Family; 6] = [
         backoff_max: Duration::from_secs(60),
         timeout: Duration::from_secs(10 * 60),
         concurrency: 4,
+        heartbeat: Duration::from_secs(30),
+        missed_heartbeats: 10,
     },
     Family {
         kind: JobKind::InstallmentTracking,
@@ -96,6 +112,8 @@ pub const FAMILIES: [Family; 6] = [
         backoff_max: Duration::from_secs(60),
         timeout: Duration::from_secs(10 * 60),
         concurrency: 1,
+        heartbeat: Duration::from_secs(30),
+        missed_heartbeats: 10,
     },
     Family {
         kind: JobKind::IdempotencyPurge,
@@ -104,6 +122,8 @@ pub const FAMILIES: [Family; 6] = [
         backoff_max: Duration::from_secs(300),
         timeout: Duration::from_secs(10 * 60),
         concurrency: 1,
+        heartbeat: Duration::from_secs(30),
+        missed_heartbeats: 10,
     },
     Family {
         kind: JobKind::AgingSnapshot,
@@ -112,6 +132,8 @@ pub const FAMILIES: [Family; 6] = [
         backoff_max: Duration::from_secs(300),
         timeout: Duration::from_secs(60 * 60),
         concurrency: 1,
+        heartbeat: Duration::from_secs(30),
+        missed_heartbeats: 10,
     },
 ];
 
@@ -123,18 +145,27 @@ pub fn family(kind: JobKind) -> Option<&'static Family> {
 struct WorkerState {
     pool: PgPool,
     clock: Arc<dyn Clock>,
+    /// Set when the worker is asked to stop: long jobs hand themselves back at their
+    /// next safe point instead of holding the shutdown up.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub type Storage = RedisStorage<JobMessage>;
 
-/// The Redis storage of a queue, with a response timeout well above redis-rs's 500 ms.
-pub async fn storage(redis_url: &str, queue: &str) -> anyhow::Result<Storage> {
+/// The Redis storage of a family's queue, with a response timeout well above
+/// redis-rs's 500 ms and the family's heartbeat.
+pub async fn storage(redis_url: &str, queue: &str, family: &Family) -> anyhow::Result<Storage> {
     let client = redis::Client::open(redis_url)?;
     let config = redis::aio::ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(5)))
         .set_response_timeout(Some(Duration::from_secs(5)));
     let conn = client.get_connection_manager_with_config(config).await?;
-    Ok(RedisStorage::new(conn).with_config(apalis_redis::Config::default().queue(queue)))
+    Ok(RedisStorage::new(conn).with_config(
+        apalis_redis::Config::default()
+            .queue(queue)
+            .heartbeat_interval(family.heartbeat)
+            .missed_heartbeats(family.missed_heartbeats),
+    ))
 }
 
 pub fn queue_name(prefix: &str, family: &str) -> String {
@@ -150,7 +181,7 @@ impl Queues {
         let mut map = HashMap::new();
         for f in &FAMILIES {
             let queue = job::queue_of(f.kind);
-            map.insert(queue, storage(redis_url, &queue_name(prefix, queue)).await?);
+            map.insert(queue, storage(redis_url, &queue_name(prefix, queue), f).await?);
         }
         Ok(Self(map))
     }
@@ -218,7 +249,18 @@ async fn handle(message: JobMessage, state: Data<WorkerState>) -> Result<(), Box
     } else {
         let ctx = system_context(&job, clock);
         match job.kind {
-            JobKind::Import => recoup_core::import::run_job(&mut conn, &job, || clock.now()).await,
+            JobKind::Import => {
+                let stopping = state.stopping.clone();
+                let stop = move || stopping.load(std::sync::atomic::Ordering::Relaxed);
+                match recoup_core::import::run_job(&mut conn, &job, || clock.now(), stop).await
+                {
+                    Ok(RunOutcome::Finished(report)) => Ok(report),
+                    // Queued again (shutdown) or left to the run that is ahead of this
+                    // one: either way this run has nothing to conclude.
+                    Ok(RunOutcome::Returned | RunOutcome::Superseded) => return Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
             JobKind::PromiseEvaluation => promises::run(&mut conn, &ctx, &job).await,
             JobKind::DisputeFollowUp => disputes::run(&mut conn, &ctx).await,
             JobKind::IdempotencyPurge => idempotency::run(&mut conn, &ctx).await,
@@ -265,9 +307,17 @@ pub async fn run(
         settings.schedule_every,
     ));
     let shutdown = shutdown.shared();
+    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stopping.clone();
+    let signalled = shutdown.clone();
+    tokio::spawn(async move {
+        signalled.await;
+        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
     let state = WorkerState {
         pool,
         clock: settings.clock.clone(),
+        stopping,
     };
     let mut workers = Vec::new();
     for f in &FAMILIES {
