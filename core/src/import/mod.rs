@@ -75,8 +75,9 @@ pub trait UploadSource: Send {
     type Error: Send;
     fn next(
         &mut self,
-    ) -> impl std::future::Future<Output = std::result::Result<Option<Piece<Self::Data>>, Self::Error>>
-    + Send;
+    ) -> impl std::future::Future<
+        Output = std::result::Result<Option<Piece<Self::Data>>, Self::Error>,
+    > + Send;
 }
 
 /// An upload refused by the import (a domain error) or by its source (the transport).
@@ -187,7 +188,8 @@ impl ChunkWriter {
     async fn write(&mut self, conn: &mut AsyncPgConnection, mut data: &[u8]) -> Result<()> {
         if self.head.len() < HEAD_BYTES {
             let take = data.len().min(HEAD_BYTES - self.head.len());
-            self.head.extend_from_slice(data.get(..take).unwrap_or_default());
+            self.head
+                .extend_from_slice(data.get(..take).unwrap_or_default());
         }
         let newlines = data.iter().filter(|b| **b == b'\n').count();
         self.newlines += u64::try_from(newlines).unwrap_or(0);
@@ -263,10 +265,7 @@ fn check_header(layout: &Layout, head: &[u8], complete: bool) -> Result<()> {
             };
             Err(Error::Rejected {
                 code,
-                detail: format!(
-                    "the file's header does not fit the {} layout",
-                    layout.kind
-                ),
+                detail: format!("the file's header does not fit the {} layout", layout.kind),
                 errors: errors
                     .into_iter()
                     .map(|e| FieldError::new("file", &e.code, e.message))
@@ -533,11 +532,25 @@ pub async fn run_job(
                 errors,
                 ..Tally::default()
             };
-            commit_batch(conn, job, stored.id, stored.resume_offset, (0, 1), tally, &now)
-                .await?;
-            return finish(conn, job, stored.id, &now).await.map(RunOutcome::Finished);
+            commit_batch(
+                conn,
+                job,
+                stored.id,
+                stored.resume_offset,
+                (0, 1),
+                tally,
+                &now,
+            )
+            .await?;
+            return finish(conn, job, stored.id, &now)
+                .await
+                .map(RunOutcome::Finished);
         }
-        None => return finish(conn, job, stored.id, &now).await.map(RunOutcome::Finished),
+        None => {
+            return finish(conn, job, stored.id, &now)
+                .await
+                .map(RunOutcome::Finished);
+        }
     };
     let (start, line) = match (stored.resume_offset, stored.resume_line, &header) {
         (Some(offset), Some(line), _) => (

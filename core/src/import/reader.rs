@@ -90,9 +90,7 @@ impl Records {
     /// A reader starting at byte `offset` of the file, which is on `line`.
     pub fn new(delimiter: u8, offset: u64, line: u64) -> Self {
         Records {
-            parser: csv_core::ReaderBuilder::new()
-                .delimiter(delimiter)
-                .build(),
+            parser: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
             input: Vec::new(),
             pos: 0,
             offset,
@@ -270,7 +268,9 @@ mod tests {
         let mut out = Vec::new();
         loop {
             match records.next() {
-                Next::Record(r) => out.push((r.line, r.strings().unwrap_or_default(), (r.end, r.end_line))),
+                Next::Record(r) => {
+                    out.push((r.line, r.strings().unwrap_or_default(), (r.end, r.end_line)))
+                }
                 Next::NeedInput => match pieces.next() {
                     Some(p) => records.feed(p.to_vec()),
                     None => records.finish(),
@@ -313,7 +313,10 @@ mod tests {
         let Next::Record(r) = records.next() else {
             panic!("no record")
         };
-        assert_eq!((r.line, r.strings().unwrap_or_default()), (3, vec!["r2".to_owned(), "2".to_owned()]));
+        assert_eq!(
+            (r.line, r.strings().unwrap_or_default()),
+            (3, vec!["r2".to_owned(), "2".to_owned()])
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::rows::{CustomerRow, IbmRow, InvoiceRow, PaymentRow, Row, RowError};
 use super::rows::Checker;
+use super::rows::{CustomerRow, IbmRow, InvoiceRow, PaymentRow, Row, RowError};
 use crate::access::{Context, Visibility};
 use crate::customer::{self, CustomerKind, NewCustomer};
 use crate::error::{Error, Result};
