@@ -1588,8 +1588,8 @@ mod tests {
         let mut a = account(1);
         overdue(&mut a, "1-30", 2, 50_000, 12);
         a.broken_promises.push(BrokenPromise {
-            amount: Decimal::new(100_00, 2),
-            paid: Decimal::new(10_00, 2),
+            amount: Decimal::new(10_000, 2),
+            paid: Decimal::new(1_000, 2),
             decided_on: day(9),
         });
         a.hold = Some("kept live".into());
