@@ -26,6 +26,8 @@ text_enum! {
         DisputeFollowUp = "dispute_follow_up",
         /// Delete expired idempotency keys.
         IdempotencyPurge = "idempotency_purge",
+        /// Recompute every account's worklist standing for the new day.
+        AccountStandings = "account_standings",
     }
 }
 
@@ -48,6 +50,7 @@ pub fn queue_of(kind: JobKind) -> &'static str {
         JobKind::AgingSnapshot => "aging_snapshot",
         JobKind::DisputeFollowUp => "dispute_follow_up",
         JobKind::IdempotencyPurge => "idempotency_purge",
+        JobKind::AccountStandings => "account_standings",
     }
 }
 

@@ -529,6 +529,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    account_standings (customer_id) {
+        customer_id -> Uuid,
+        version -> Int8,
+        dirty -> Bool,
+        computed_on -> Nullable<Date>,
+        expires_at -> Nullable<Timestamptz>,
+        standing -> Nullable<Jsonb>,
+    }
+}
+
 diesel::joinable!(invoices -> customers (customer_id));
 diesel::joinable!(promise_invoices -> promises (promise_id));
 diesel::joinable!(payment_plan_invoices -> payment_plans (plan_id));
@@ -579,4 +590,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     dispute_invoices,
     schedule_runs,
     aging_snapshots,
+    account_standings,
 );

@@ -142,7 +142,7 @@ impl Setting for Weights {
 }
 
 /// Past-due invoices of an account in one aging bucket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BucketFigure {
     #[schema(example = "61-90")]
     pub bucket: String,
@@ -153,7 +153,7 @@ pub struct BucketFigure {
 }
 
 /// A promise broken (or partly kept) recently.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokenPromise {
     pub amount: Decimal,
     pub paid: Decimal,
@@ -161,7 +161,7 @@ pub struct BrokenPromise {
 }
 
 /// An installment of a running payment plan, and what is still owed on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlanInstallment {
     pub due_date: NaiveDate,
     #[schema(value_type = String, example = "300.00")]
@@ -627,6 +627,14 @@ struct CustomerRow {
     last_contact: Option<NaiveDate>,
     #[diesel(sql_type = BigInt)]
     tasks_due: i64,
+    #[diesel(sql_type = Nullable<Date>)]
+    next_task_on: Option<NaiveDate>,
+}
+
+#[derive(diesel::QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
 }
 
 #[derive(diesel::QueryableByName)]
@@ -694,12 +702,86 @@ fn scope(ctx: &Context, asked: Option<Uuid>) -> Result<Option<Uuid>> {
     }
 }
 
-/// Gathers the accounts of a collector (or all, for `None`) as of `now`.
+/// Gathers the accounts of a collector (or all, for `None`) as of `now`, from every
+/// open invoice, promise, plan, activity and task (what a standing keeps).
 pub async fn accounts(
     conn: &mut AsyncPgConnection,
     collector: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Account>> {
+    let of_customer = match collector {
+        Some(_) => "assigned_collector_id = $1",
+        None => "$1::uuid IS NULL",
+    };
+    let ids: Vec<Uuid> = diesel::sql_query(format!(
+        "SELECT id FROM customers WHERE {of_customer} ORDER BY id"
+    ))
+    .bind::<Nullable<SqlUuid>, _>(collector)
+    .load::<IdRow>(conn)
+    .await?
+    .into_iter()
+    .map(|r| r.id)
+    .collect();
+    Ok(accounts_of(conn, &ids, now)
+        .await?
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect())
+}
+
+/// Midnight (UTC) starting `day`: when a figure that depends on the day changes.
+fn midnight(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+/// The day the oldest invoice of an aging group (`bucket` as `width_bucket` numbers
+/// it over the lower `bounds`, `oldest_days` past due today) moves to the next bucket;
+/// `None` from the last bucket.
+pub fn next_bucket_day(
+    today: NaiveDate,
+    bounds: &[i32],
+    bucket: i32,
+    oldest_days: i32,
+) -> Option<NaiveDate> {
+    let next = *bounds.get(usize::try_from(bucket).ok()?)?;
+    let days = u64::try_from(i64::from(next) - i64::from(oldest_days)).ok()?;
+    today.checked_add_days(Days::new(days.max(1)))
+}
+
+/// The days on which an open promise's figures change: the day it falls due
+/// (`promised_today` starts), the day after (it stops) and the day after its deadline
+/// (`promised_pending` stops).
+pub fn promise_change_days(
+    promised_on: NaiveDate,
+    deadline: NaiveDate,
+    today: NaiveDate,
+) -> impl Iterator<Item = NaiveDate> {
+    [
+        promised_on,
+        promised_on.succ_opt().unwrap_or(promised_on),
+        deadline.succ_opt().unwrap_or(deadline),
+    ]
+    .into_iter()
+    .filter(move |d| *d > today)
+}
+
+fn sooner(at: &mut Option<DateTime<Utc>>, when: DateTime<Utc>) {
+    if at.is_none_or(|a| when < a) {
+        *at = Some(when);
+    }
+}
+
+/// Gathers the accounts of a set of customers as of `now`, each with the instant its
+/// figures stop being exact by the passing of time alone (`None`: never): the one
+/// computation behind the worklist, its standings and the nightly refresh.
+pub async fn accounts_of(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<Vec<(Account, Option<DateTime<Utc>>)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let today = now.date_naive();
     let buckets = Buckets::default();
     let labels = buckets.labels();
@@ -708,20 +790,11 @@ pub async fn accounts(
     for b in buckets.bounds() {
         bounds.push(i32::try_from(*b).unwrap_or(i32::MAX).saturating_add(1));
     }
-    // Two fixed variants rather than `$1 IS NULL OR …`, which a generic plan cannot
-    // narrow to the collector's rows (it scanned every invoice).
-    let of = |alias: &str| match collector {
-        Some(_) if alias == "c" => "c.assigned_collector_id = $1".to_owned(),
-        Some(_) => {
-            format!(
-                "{alias}.customer_id IN (SELECT id FROM customers WHERE assigned_collector_id = $1)"
-            )
-        }
-        None => "$1::uuid IS NULL".to_owned(),
-    };
-    let (of_customer, of_dispute, of_promise, of_plan) = (of("c"), of("d"), of("p"), of("pp"));
-    let of_customers = format!("SELECT c.id FROM customers c WHERE {of_customer}");
-    let customers: Vec<CustomerRow> = diesel::sql_query(format!(
+    let of = |alias: &str| format!("{alias}.customer_id = ANY($1)");
+    let (of_dispute, of_promise, of_plan) = (of("d"), of("p"), of("pp"));
+    let of_customers = "SELECT c.id FROM customers c WHERE c.id = ANY($1)";
+    let ids = ids.to_vec();
+    let customers: Vec<CustomerRow> = diesel::sql_query(
         "SELECT c.id, c.name, c.currency::text AS currency, c.assigned_collector_id AS collector,
                 c.risk_rating AS risk, c.bankrupt, c.cease_communication AS cease,
                 CASE WHEN c.collection_hold_reason IS NOT NULL
@@ -730,11 +803,12 @@ pub async fn accounts(
                 (SELECT (a.occurred_at AT TIME ZONE 'UTC')::date FROM activities a
                   WHERE a.customer_id = c.id AND a.kind <> 'note' AND a.actor_kind <> 'system'
                   ORDER BY a.occurred_at DESC LIMIT 1) AS last_contact,
-                (SELECT count(*) FROM tasks t WHERE t.customer_id = c.id AND t.status = 'open' AND t.due_on <= $3) AS tasks_due
+                (SELECT count(*) FROM tasks t WHERE t.customer_id = c.id AND t.status = 'open' AND t.due_on <= $3) AS tasks_due,
+                (SELECT min(t.due_on) FROM tasks t WHERE t.customer_id = c.id AND t.status = 'open' AND t.due_on > $3) AS next_task_on
            FROM customers c
-          WHERE {of_customer}"
-    ))
-    .bind::<Nullable<SqlUuid>, _>(collector)
+          WHERE c.id = ANY($1)",
+    )
+    .bind::<Array<SqlUuid>, _>(&ids)
     .bind::<Timestamptz, _>(now)
     .bind::<Date, _>(today)
     .load(conn)
@@ -768,9 +842,9 @@ pub async fn accounts(
                 max(days) AS oldest_days
            FROM open GROUP BY 1, 2, 3"
     ))
-    .bind::<Nullable<SqlUuid>, _>(collector)
+    .bind::<Array<SqlUuid>, _>(&ids)
     .bind::<Date, _>(today)
-    .bind::<Array<Integer>, _>(bounds)
+    .bind::<Array<Integer>, _>(&bounds)
     .load(conn)
     .await?;
     let promises: Vec<PromiseRow> = diesel::sql_query(format!(
@@ -779,7 +853,7 @@ pub async fn accounts(
           WHERE {of_promise}
             AND (p.status = 'open' OR (p.status IN ('broken', 'partially_kept') AND p.decided_at >= $2))"
     ))
-    .bind::<Nullable<SqlUuid>, _>(collector)
+    .bind::<Array<SqlUuid>, _>(&ids)
     .bind::<Timestamptz, _>(now - chrono::Duration::days(30))
     .load(conn)
     .await?;
@@ -791,12 +865,14 @@ pub async fn accounts(
             AND x.status NOT IN ('paid', 'late')
           ORDER BY pp.customer_id, x.due_date"
     ))
-    .bind::<Nullable<SqlUuid>, _>(collector)
+    .bind::<Array<SqlUuid>, _>(&ids)
     .load(conn)
     .await?;
 
     let mut by_id: HashMap<Uuid, Account> = HashMap::with_capacity(customers.len());
+    let mut expiry: HashMap<Uuid, Option<DateTime<Utc>>> = HashMap::with_capacity(customers.len());
     for c in customers {
+        expiry.insert(c.id, c.next_task_on.map(midnight));
         by_id.insert(
             c.id,
             Account {
@@ -832,6 +908,12 @@ pub async fn accounts(
         };
         a.open_balance += g.open;
         a.disputed += g.disputed;
+        if !g.planned
+            && let Some(day) = next_bucket_day(today, &bounds, g.bucket, g.oldest_days)
+            && let Some(at) = expiry.get_mut(&g.customer_id)
+        {
+            sooner(at, midnight(day));
+        }
         if g.planned {
             a.on_plan += g.open - g.disputed;
         } else if g.bucket >= 1 {
@@ -863,7 +945,16 @@ pub async fn accounts(
             if p.promised_on == today {
                 a.promised_today += (p.amount - p.paid).max(Decimal::ZERO);
             }
+            if let Some(at) = expiry.get_mut(&p.customer_id) {
+                for day in promise_change_days(p.promised_on, deadline, today) {
+                    sooner(at, midnight(day));
+                }
+            }
         } else if let Some(at) = p.decided_at {
+            // Counted while decided in the last 30 days.
+            if let Some(e) = expiry.get_mut(&p.customer_id) {
+                sooner(e, at + chrono::Duration::days(30));
+            }
             a.broken_promises.push(BrokenPromise {
                 amount: p.amount,
                 paid: p.paid,
@@ -885,8 +976,14 @@ pub async fn accounts(
             a.next_installment = Some(unpaid);
         }
     }
-    let mut out: Vec<Account> = by_id.into_values().collect();
-    for a in &mut out {
+    let mut out: Vec<(Account, Option<DateTime<Utc>>)> = by_id
+        .into_values()
+        .map(|a| {
+            let e = expiry.get(&a.customer_id).copied().flatten();
+            (a, e)
+        })
+        .collect();
+    for (a, _) in &mut out {
         // Oldest bucket last, as the aging report orders them.
         a.overdue
             .sort_by_key(|b| labels.iter().position(|l| *l == b.bucket));
@@ -894,6 +991,285 @@ pub async fn accounts(
             .sort_by_key(|b| std::cmp::Reverse(b.decided_on));
     }
     Ok(out)
+}
+
+// ---- standings: the accounts kept per customer (table `account_standings`) ----
+
+/// What an account's standing keeps: the figures of `Account` that come from its
+/// invoices, promises, plans, activities and tasks. The customer's own fields are read
+/// live; the oldest days past due is kept as the due date, aged at read time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Standing {
+    open_balance: Decimal,
+    disputed: Decimal,
+    overdue: Vec<BucketFigure>,
+    oldest_due_on: Option<NaiveDate>,
+    promised_pending: Decimal,
+    promised_today: Decimal,
+    broken_promises: Vec<BrokenPromise>,
+    missed_installments: Vec<PlanInstallment>,
+    on_plan: Decimal,
+    next_installment: Option<PlanInstallment>,
+    last_contact_on: Option<NaiveDate>,
+    tasks_due: i64,
+}
+
+impl Standing {
+    /// The standing of an account gathered for `today`.
+    pub fn of(a: &Account, today: NaiveDate) -> Self {
+        Self {
+            open_balance: a.open_balance,
+            disputed: a.disputed,
+            overdue: a.overdue.clone(),
+            oldest_due_on: (a.oldest_days_past_due > 0)
+                .then(|| {
+                    u64::try_from(a.oldest_days_past_due)
+                        .ok()
+                        .and_then(|d| today.checked_sub_days(Days::new(d)))
+                })
+                .flatten(),
+            promised_pending: a.promised_pending,
+            promised_today: a.promised_today,
+            broken_promises: a.broken_promises.clone(),
+            missed_installments: a.missed_installments.clone(),
+            on_plan: a.on_plan,
+            next_installment: a.next_installment,
+            last_contact_on: a.last_contact_on,
+            tasks_due: a.tasks_due,
+        }
+    }
+
+    /// The account on `today` (a day before the standing expires), with the
+    /// customer's own fields from `live`.
+    pub fn account(self, live: Account, today: NaiveDate) -> Account {
+        Account {
+            open_balance: self.open_balance,
+            disputed: self.disputed,
+            overdue: self.overdue,
+            oldest_days_past_due: self
+                .oldest_due_on
+                .map_or(0, |d| (today - d).num_days().max(0)),
+            promised_pending: self.promised_pending,
+            promised_today: self.promised_today,
+            broken_promises: self.broken_promises,
+            missed_installments: self.missed_installments,
+            on_plan: self.on_plan,
+            next_installment: self.next_installment,
+            last_contact_on: self.last_contact_on,
+            tasks_due: self.tasks_due,
+            ..live
+        }
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct StandingRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    currency: String,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    collector: Option<Uuid>,
+    #[diesel(sql_type = Nullable<Text>)]
+    risk: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    bankrupt: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    cease: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    hold: Option<String>,
+    /// The standing, when it is exact for now.
+    #[diesel(sql_type = Nullable<Text>)]
+    standing: Option<String>,
+}
+
+#[derive(diesel::QueryableByName)]
+struct VersionRow {
+    #[diesel(sql_type = SqlUuid)]
+    customer_id: Uuid,
+    #[diesel(sql_type = BigInt)]
+    version: i64,
+}
+
+/// The accounts of a collector (or all) as of `now`, from their standings; those
+/// missing, dirty or expired are gathered afresh (`refresh`) and saved.
+pub async fn standing_accounts(
+    conn: &mut AsyncPgConnection,
+    collector: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Account>> {
+    let today = now.date_naive();
+    let of_customer = match collector {
+        Some(_) => "c.assigned_collector_id = $1",
+        None => "$1::uuid IS NULL",
+    };
+    let rows: Vec<StandingRow> = diesel::sql_query(format!(
+        "SELECT c.id, c.name, c.currency::text AS currency, c.assigned_collector_id AS collector,
+                c.risk_rating AS risk, c.bankrupt, c.cease_communication AS cease,
+                CASE WHEN c.collection_hold_reason IS NOT NULL
+                      AND (c.collection_hold_expires_at IS NULL OR c.collection_hold_expires_at > $2)
+                     THEN c.collection_hold_reason END AS hold,
+                CASE WHEN NOT s.dirty AND s.computed_on <= $3
+                      AND (s.expires_at IS NULL OR s.expires_at > $2)
+                     THEN s.standing::text END AS standing
+           FROM customers c LEFT JOIN account_standings s ON s.customer_id = c.id
+          WHERE {of_customer}"
+    ))
+    .bind::<Nullable<SqlUuid>, _>(collector)
+    .bind::<Timestamptz, _>(now)
+    .bind::<Date, _>(today)
+    .load(conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut stale = Vec::new();
+    for r in rows {
+        // A standing that does not parse (kept by another version) is recomputed.
+        let Some(standing) = r
+            .standing
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<Standing>(t).ok())
+        else {
+            stale.push(r.id);
+            continue;
+        };
+        let live = Account {
+            customer_id: r.id,
+            name: r.name,
+            currency: r.currency,
+            collector_id: r.collector,
+            open_balance: Decimal::ZERO,
+            disputed: Decimal::ZERO,
+            overdue: Vec::new(),
+            oldest_days_past_due: 0,
+            promised_pending: Decimal::ZERO,
+            promised_today: Decimal::ZERO,
+            broken_promises: Vec::new(),
+            missed_installments: Vec::new(),
+            on_plan: Decimal::ZERO,
+            next_installment: None,
+            last_contact_on: None,
+            risk: r
+                .risk
+                .as_deref()
+                .and_then(|x| RiskRating::ALL.iter().copied().find(|k| k.as_str() == x)),
+            tasks_due: 0,
+            hold: r.hold,
+            bankrupt: r.bankrupt,
+            cease_communication: r.cease,
+        };
+        out.push(standing.account(live, today));
+    }
+    if !stale.is_empty() {
+        stale.sort_unstable();
+        match refresh(conn, &stale, now).await {
+            Ok(fresh) => out.extend(fresh),
+            Err(e) => {
+                // Saving is a cache fill: serve the figures even if it failed (a
+                // deadlock with a concurrent refresh, say).
+                tracing::warn!("worklist: standings not saved: {e}");
+                out.extend(
+                    accounts_of(conn, &stale, now)
+                        .await?
+                        .into_iter()
+                        .map(|(a, _)| a),
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Recomputes and saves the standings of `ids` (sorted) as of `now`; returns their
+/// accounts. Rows are made first so that every later write bumps their version; the
+/// figures are then gathered from a later snapshot and saved only where the version
+/// is still the one read, so a write the gathering did not see leaves it dirty.
+pub async fn refresh(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<Vec<Account>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = ids.to_vec();
+    diesel::sql_query(
+        "INSERT INTO account_standings (customer_id)
+         SELECT id FROM unnest($1::uuid[]) AS x(id) ORDER BY id ON CONFLICT DO NOTHING",
+    )
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .execute(conn)
+    .await?;
+    let versions: HashMap<Uuid, i64> = diesel::sql_query(
+        "SELECT customer_id, version FROM account_standings WHERE customer_id = ANY($1)",
+    )
+    .bind::<Array<SqlUuid>, _>(&ids)
+    .load::<VersionRow>(conn)
+    .await?
+    .into_iter()
+    .map(|v| (v.customer_id, v.version))
+    .collect();
+    let mut computed = accounts_of(conn, &ids, now).await?;
+    computed.sort_by_key(|(a, _)| a.customer_id);
+    let today = now.date_naive();
+    let (mut keys, mut vers, mut expires, mut standings) = (
+        Vec::with_capacity(computed.len()),
+        Vec::with_capacity(computed.len()),
+        Vec::with_capacity(computed.len()),
+        Vec::with_capacity(computed.len()),
+    );
+    for (a, e) in &computed {
+        let Some(v) = versions.get(&a.customer_id) else {
+            continue;
+        };
+        let json = serde_json::to_string(&Standing::of(a, today))
+            .map_err(|e| Error::Internal(format!("standing: {e}")))?;
+        keys.push(a.customer_id);
+        vers.push(*v);
+        expires.push(*e);
+        standings.push(json);
+    }
+    diesel::sql_query(
+        "UPDATE account_standings s
+            SET dirty = FALSE, computed_on = $2, expires_at = v.expires_at, standing = v.standing::jsonb
+           FROM unnest($1::uuid[], $3::bigint[], $4::timestamptz[], $5::text[])
+                AS v(customer_id, version, expires_at, standing)
+          WHERE s.customer_id = v.customer_id AND s.version = v.version",
+    )
+    .bind::<Array<SqlUuid>, _>(&keys)
+    .bind::<Date, _>(today)
+    .bind::<Array<BigInt>, _>(&vers)
+    .bind::<Array<Nullable<Timestamptz>>, _>(&expires)
+    .bind::<Array<Text>, _>(&standings)
+    .execute(conn)
+    .await?;
+    Ok(computed.into_iter().map(|(a, _)| a).collect())
+}
+
+/// The nightly job: every customer's standing recomputed as of `ctx.now`, 1,000 at a
+/// time (so date-dependent figures roll over before the day's first read, and
+/// anything a write failed to mark is corrected).
+pub async fn refresh_all(conn: &mut AsyncPgConnection, ctx: &Context) -> Result<serde_json::Value> {
+    let mut after = Uuid::nil();
+    let mut accounts = 0usize;
+    loop {
+        let ids: Vec<Uuid> =
+            diesel::sql_query("SELECT id FROM customers WHERE id > $1 ORDER BY id LIMIT 1000")
+                .bind::<SqlUuid, _>(after)
+                .load::<IdRow>(conn)
+                .await?
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+        let Some(last) = ids.as_slice().last().copied() else {
+            break;
+        };
+        accounts += refresh(conn, &ids, ctx.now).await?.len();
+        after = last;
+    }
+    Ok(serde_json::json!({ "as_of": ctx.now.date_naive(), "accounts": accounts }))
 }
 
 /// `GET /v1/worklist`.
@@ -925,7 +1301,7 @@ pub async fn worklist(
     }
     let weights: Weights = setting::load(conn).await?;
     let today = ctx.now.date_naive();
-    let accounts = accounts(conn, collector, ctx.now).await?;
+    let accounts = standing_accounts(conn, collector, ctx.now).await?;
     let (listed, excluded) = rank(accounts, &weights, today);
     let keep = |a: &Account| {
         query
@@ -1185,6 +1561,52 @@ mod tests {
         overdue(&mut a, "120+", 40, 100_000_000, 400);
         let s = score(&a, &Weights::default(), day(10));
         assert!(s.components.iter().all(|c| c.points <= Decimal::from(40)));
+    }
+
+    #[test]
+    fn a_group_moves_bucket_when_its_oldest_invoice_crosses_the_next_bound() {
+        let bounds = [1, 31, 61, 91, 121];
+        // Not yet due (bucket 0, due in 3 days: -3 days): past due on day 14.
+        assert_eq!(next_bucket_day(day(10), &bounds, 0, -3), Some(day(14)));
+        // 1-30 with the oldest 10 days past due: 31-60 in 21 days.
+        assert_eq!(next_bucket_day(day(1), &bounds, 1, 10), Some(day(22)));
+        // 120+ never moves again.
+        assert_eq!(next_bucket_day(day(10), &bounds, 5, 400), None);
+    }
+
+    #[test]
+    fn a_promise_changes_the_figures_on_its_day_the_next_and_after_its_deadline() {
+        let days: Vec<NaiveDate> = promise_change_days(day(12), day(14), day(10)).collect();
+        assert_eq!(days, vec![day(12), day(13), day(15)]);
+        let days: Vec<NaiveDate> = promise_change_days(day(12), day(14), day(12)).collect();
+        assert_eq!(days, vec![day(13), day(15)]);
+        assert_eq!(promise_change_days(day(1), day(3), day(10)).count(), 0);
+    }
+
+    #[test]
+    fn a_standing_gives_back_the_account_and_ages_its_days_past_due() {
+        let mut a = account(1);
+        overdue(&mut a, "1-30", 2, 50_000, 12);
+        a.broken_promises.push(BrokenPromise {
+            amount: Decimal::new(10_000, 2),
+            paid: Decimal::new(1_000, 2),
+            decided_on: day(9),
+        });
+        a.hold = Some("kept live".into());
+        let standing = Standing::of(&a, day(10));
+        let json = serde_json::to_string(&standing).unwrap_or_default();
+        let back: Option<Standing> = serde_json::from_str(&json).ok();
+        assert_eq!(back.as_ref(), Some(&standing));
+        let live = Account {
+            open_balance: Decimal::ONE,
+            ..a.clone()
+        };
+        assert_eq!(standing.clone().account(live.clone(), day(10)), a);
+        let later = standing.account(live, day(13));
+        assert_eq!(later.oldest_days_past_due, 15);
+        // Nothing past due: nothing to age.
+        let none = Standing::of(&account(2), day(10)).account(account(2), day(20));
+        assert_eq!(none.oldest_days_past_due, 0);
     }
 
     proptest! {

@@ -480,7 +480,7 @@ async fn two_workers_run_each_scheduled_occurrence_once() -> Result<()> {
             let open = app
                 .count("SELECT 1 FROM jobs WHERE status <> 'succeeded'")
                 .await?;
-            if claimed == 5 && open == 0 {
+            if claimed == 6 && open == 0 {
                 done = true;
                 break;
             }
@@ -488,14 +488,15 @@ async fn two_workers_run_each_scheduled_occurrence_once() -> Result<()> {
         }
         anyhow::ensure!(done, "day {day}'s occurrences did not run");
     }
-    // Five schedules, three days (the start day, 3 and 4 March): once each.
-    assert_eq!(app.count("SELECT 1 FROM schedule_runs").await?, 15);
+    // Six schedules, three days (the start day, 3 and 4 March): once each.
+    assert_eq!(app.count("SELECT 1 FROM schedule_runs").await?, 18);
     for kind in [
         "promise_evaluation",
         "installment_tracking",
         "dispute_follow_up",
         "idempotency_purge",
         "aging_snapshot",
+        "account_standings",
     ] {
         assert_eq!(
             app.count(&format!("SELECT 1 FROM jobs WHERE kind = '{kind}'"))

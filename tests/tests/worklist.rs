@@ -348,3 +348,131 @@ async fn the_worklist_ranks_a_known_portfolio_and_says_why() -> Result<()> {
     }
     Ok(())
 }
+
+fn row_of<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
+    list["data"]
+        .as_array()?
+        .iter()
+        .find(|r| r["customer_name"] == name)
+}
+
+fn excluded_of(list: &Value, name: &str) -> Option<String> {
+    list["excluded"]
+        .as_array()?
+        .iter()
+        .find(|r| r["customer_name"] == name)
+        .and_then(|r| r["reason"].as_str().map(str::to_owned))
+}
+
+/// The worklist read from the kept standings equals the one gathered from scratch.
+async fn same_as_from_scratch(app: &TestApp, user: &TestUser, list: &Value) -> Result<()> {
+    let kept = app.count("SELECT 1 FROM account_standings").await?;
+    app.db
+        .client()
+        .await?
+        .execute("DELETE FROM account_standings", &[])
+        .await?;
+    let fresh = get(app, user, "/v1/worklist?include_excluded=true").await?;
+    assert_eq!(&fresh, list, "standings ({kept} kept) differ from scratch");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standings_follow_every_write_and_roll_over_with_the_date() -> Result<()> {
+    let app = TestApp::spawn().await?;
+    let collector = app.user(Role::Collector).await?;
+    let accountant = app.user(Role::Accountant).await?;
+    app.clock.set(at(3, 2));
+    let collector = app.relogin(&collector).await?;
+    let accountant = app.relogin(&accountant).await?;
+    let x = app
+        .customer(json!({"name": "X pays", "kind": "commercial", "currency": "USD"}))
+        .await?;
+    let y = app
+        .customer(json!({"name": "Y promises", "kind": "commercial", "currency": "USD"}))
+        .await?;
+    app.assign(&x, Some(collector.id), None).await?;
+    app.assign(&y, Some(collector.id), None).await?;
+    let xi = app
+        .invoice(&x, "S-X", "1000.00", "2026-01-21", "2026-02-20")
+        .await?;
+    let yi = app
+        .invoice(&y, "S-Y", "500.00", "2026-01-21", "2026-02-20")
+        .await?;
+    let url = "/v1/worklist?include_excluded=true";
+
+    // 2 March: both 10 days past due; the read keeps their standings.
+    let list = get(&app, &collector, url).await?;
+    let row = row_of(&list, "X pays").cloned().unwrap_or_default();
+    assert_eq!(row["oldest_days_past_due"], 10);
+    assert_eq!(row["collectible_overdue"], "1000.00");
+    assert_eq!(
+        app.count("SELECT 1 FROM account_standings WHERE NOT dirty AND computed_on = '2026-03-02'")
+            .await?,
+        2
+    );
+
+    // A payment is in the next read.
+    app.pay(&accountant, &x, "2026-03-02", &[(&xi, "400.00")])
+        .await?;
+    let list = get(&app, &collector, url).await?;
+    let row = row_of(&list, "X pays").cloned().unwrap_or_default();
+    assert_eq!(row["collectible_overdue"], "600.00");
+    assert_eq!(row["open_balance"], "600.00");
+    assert_eq!(row["last_contact_on"], Value::Null);
+
+    // So is an activity.
+    let res = app.as_user(&collector, Method::POST, "/v1/activities")
+        .json(&json!({"customer_id": x["id"], "kind": "call", "direction": "outbound", "outcome": "reached"}))
+        .send().await?;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let list = get(&app, &collector, url).await?;
+    let row = row_of(&list, "X pays").cloned().unwrap_or_default();
+    assert_eq!(row["last_contact_on"], "2026-03-02");
+
+    // And a promise: Y is left out until it falls due.
+    let res = app.as_user(&collector, Method::POST, "/v1/promises")
+        .json(&json!({"customer_id": y["id"], "invoice_ids": [yi["id"]], "amount": "500.00", "promised_on": "2026-03-04"}))
+        .send().await?;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let list = get(&app, &collector, url).await?;
+    assert_eq!(
+        excluded_of(&list, "Y promises").as_deref(),
+        Some("promised_not_due")
+    );
+    same_as_from_scratch(&app, &collector, &list).await?;
+
+    // 4 March: X's standing is aged, not recomputed; Y's expired with the promise due.
+    app.clock.set(at(3, 4));
+    let collector = app.relogin(&collector).await?;
+    let list = get(&app, &collector, url).await?;
+    let row = row_of(&list, "X pays").cloned().unwrap_or_default();
+    assert_eq!(row["oldest_days_past_due"], 12);
+    assert_eq!(row["overdue_by_bucket"][0]["bucket"], "1-30");
+    let y_row = row_of(&list, "Y promises").cloned().unwrap_or_default();
+    assert_eq!(y_row["next_action"], "confirm_promise");
+    assert_eq!(y_row["reasons"][0], "promise of 500.00 USD due today");
+    assert_eq!(
+        app.count("SELECT 1 FROM account_standings s JOIN customers c ON c.id = s.customer_id WHERE c.name = 'X pays' AND s.computed_on = '2026-03-02'")
+            .await?,
+        1
+    );
+    same_as_from_scratch(&app, &collector, &list).await?;
+
+    // 23 March: X's invoice moves to 31-60; the nightly job recomputed every standing.
+    let _worker = app.start_worker();
+    app.clock.set(at(3, 23));
+    app.jobs_done().await?;
+    assert_eq!(
+        app.count("SELECT 1 FROM account_standings WHERE NOT dirty AND computed_on = '2026-03-23'")
+            .await?,
+        2
+    );
+    let collector = app.relogin(&collector).await?;
+    let list = get(&app, &collector, url).await?;
+    let row = row_of(&list, "X pays").cloned().unwrap_or_default();
+    assert_eq!(row["oldest_days_past_due"], 31);
+    assert_eq!(row["overdue_by_bucket"][0]["bucket"], "31-60");
+    same_as_from_scratch(&app, &collector, &list).await?;
+    Ok(())
+}

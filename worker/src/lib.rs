@@ -70,7 +70,7 @@ pub struct Family {
     pub missed_heartbeats: usize,
 }
 
-pub const FAMILIES: [Family; 6] = [
+pub const FAMILIES: [Family; 7] = [
     Family {
         kind: JobKind::Import,
         // Attempts are runs that failed or died *without progress* (`job::start`): an
@@ -123,6 +123,16 @@ pub const FAMILIES: [Family; 6] = [
         backoff_min: Duration::from_secs(5),
         backoff_max: Duration::from_secs(300),
         timeout: Duration::from_secs(10 * 60),
+        concurrency: 1,
+        heartbeat: Duration::from_secs(30),
+        missed_heartbeats: 10,
+    },
+    Family {
+        kind: JobKind::AccountStandings,
+        attempts: 5,
+        backoff_min: Duration::from_secs(5),
+        backoff_max: Duration::from_secs(300),
+        timeout: Duration::from_secs(60 * 60),
         concurrency: 1,
         heartbeat: Duration::from_secs(30),
         missed_heartbeats: 10,
@@ -272,6 +282,7 @@ async fn handle(message: JobMessage, state: Data<WorkerState>) -> Result<(), Box
                 recoup_core::aging_snapshot::take_nightly(&mut conn, &ctx).await
             }
             JobKind::InstallmentTracking => installments::run(&mut conn, &ctx, &job).await,
+            JobKind::AccountStandings => recoup_core::worklist::refresh_all(&mut conn, &ctx).await,
         }
     };
     job::conclude(&mut conn, &job, clock.now(), family.attempts, outcome).await?;

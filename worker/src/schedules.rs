@@ -20,7 +20,7 @@ const fn at(h: u32, m: u32) -> NaiveTime {
 
 /// What runs when, business time. Nightly housekeeping first; the collectors' day is
 /// ready before they start.
-pub const SCHEDULES: [Schedule; 5] = [
+pub const SCHEDULES: [Schedule; 6] = [
     Schedule {
         name: "aging_snapshot",
         kind: JobKind::AgingSnapshot,
@@ -45,6 +45,13 @@ pub const SCHEDULES: [Schedule; 5] = [
         name: "dispute_follow_up",
         kind: JobKind::DisputeFollowUp,
         at: at(5, 30),
+    },
+    // After the jobs above have decided promises, installments and disputes: the
+    // worklist's standings for the day (a read recomputes any it finds stale).
+    Schedule {
+        name: "account_standings",
+        kind: JobKind::AccountStandings,
+        at: at(5, 45),
     },
 ];
 
