@@ -158,7 +158,8 @@ async fn mappings_read_foreign_layouts_from_forms_and_queries() -> Result<()> {
     let _worker = app.start_worker();
     let admin = app.admin().await?.clone();
 
-    let customers = "Kundennr;Firma;Limit;Gesperrt\nK-1;Müller GmbH;1.500,00;nein\nK-2;Schmidt AG;;ja\n";
+    let customers =
+        "Kundennr;Firma;Limit;Gesperrt\nK-1;Müller GmbH;1.500,00;nein\nK-2;Schmidt AG;;ja\n";
     let mapping = json!({
         "columns": {"external_id": "Kundennr", "name": "Firma", "credit_limit": "Limit", "do_not_contact": "Gesperrt"},
         "defaults": {"currency": "EUR"},
@@ -193,7 +194,8 @@ async fn mappings_read_foreign_layouts_from_forms_and_queries() -> Result<()> {
     .await?;
     assert_eq!(created(&report), (2, 0, 0, 0, 0), "{report}");
 
-    let invoices = "Beleg;Konto;Datum;Betrag\nR-1;K-1;15.01.2026;1.234,56\nR-2;K-2;31.01.2026;99,5\n";
+    let invoices =
+        "Beleg;Konto;Datum;Betrag\nR-1;K-1;15.01.2026;1.234,56\nR-2;K-2;31.01.2026;99,5\n";
     let mapping = json!({
         "columns": {"external_id": "Beleg", "customer_external_id": "Konto", "issue_date": "Datum", "amount": "Betrag"},
         "date_format": "%d.%m.%Y", "decimal_separator": ",", "thousands_separator": ".", "delimiter": ";"
@@ -340,7 +342,9 @@ async fn refusals_are_problems_with_stable_codes() -> Result<()> {
             .body(body)
     };
     let csv = CUSTOMERS.as_bytes().to_vec();
-    let res = post("?kind=widgets", "text/csv", csv.clone()).send().await?;
+    let res = post("?kind=widgets", "text/csv", csv.clone())
+        .send()
+        .await?;
     expect_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_import_kind").await?;
     let res = post("", "text/csv", csv.clone()).send().await?;
     expect_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_import_kind").await?;
@@ -348,7 +352,10 @@ async fn refusals_are_problems_with_stable_codes() -> Result<()> {
         .as_user(&accountant, Method::POST, "/v1/imports")
         .query(&[
             ("kind", "invoices"),
-            ("mapping", r#"{"columns": {"external_id": "A", "colour": "B"}}"#),
+            (
+                "mapping",
+                r#"{"columns": {"external_id": "A", "colour": "B"}}"#,
+            ),
         ])
         .header("content-type", "text/csv")
         .body(csv.clone())
@@ -370,10 +377,19 @@ async fn refusals_are_problems_with_stable_codes() -> Result<()> {
     assert_eq!(
         fields,
         [
-            ("mapping.columns.amount".into(), "required_field_missing".into()),
+            (
+                "mapping.columns.amount".into(),
+                "required_field_missing".into()
+            ),
             ("mapping.columns.colour".into(), "unknown_field".into()),
-            ("mapping.columns.customer_external_id".into(), "required_field_missing".into()),
-            ("mapping.columns.issue_date".into(), "required_field_missing".into()),
+            (
+                "mapping.columns.customer_external_id".into(),
+                "required_field_missing".into()
+            ),
+            (
+                "mapping.columns.issue_date".into(),
+                "required_field_missing".into()
+            ),
         ]
     );
     let res = post("?kind=customers&mapping=%7Bnot", "text/csv", csv.clone())
@@ -383,8 +399,15 @@ async fn refusals_are_problems_with_stable_codes() -> Result<()> {
     let res = post("?kind=customers", "application/json", b"{}".to_vec())
         .send()
         .await?;
-    expect_problem(res, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await?;
-    let res = post("?kind=customers", "text/csv", Vec::new()).send().await?;
+    expect_problem(
+        res,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await?;
+    let res = post("?kind=customers", "text/csv", Vec::new())
+        .send()
+        .await?;
     expect_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "empty_file").await?;
 
     // Past the configured cap: refused by its declared length, and by what arrives when
@@ -393,14 +416,18 @@ async fn refusals_are_problems_with_stable_codes() -> Result<()> {
     while big.len() <= 4096 {
         big.extend_from_slice(b"C-9,Filler Inc,USD,,,\n");
     }
-    let res = post("?kind=customers", "text/csv", big.clone()).send().await?;
+    let res = post("?kind=customers", "text/csv", big.clone())
+        .send()
+        .await?;
     expect_problem(res, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await?;
     let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
         big.chunks(1000).map(|c| Ok(c.to_vec())).collect();
     let res = app
         .as_user(&accountant, Method::POST, "/v1/imports?kind=customers")
         .header("content-type", "text/csv")
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(pieces)))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            pieces,
+        )))
         .send()
         .await?;
     expect_problem(res, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await?;
@@ -469,7 +496,10 @@ async fn who_may_import() -> Result<()> {
         }
     }
     let admin = app.admin().await?.clone();
-    for (scopes, allowed) in [(json!(["imports:write"]), true), (json!(["customers:write"]), false)] {
+    for (scopes, allowed) in [
+        (json!(["imports:write"]), true),
+        (json!(["customers:write"]), false),
+    ] {
         let (_, key) = read(
             app.as_user(&admin, Method::POST, "/v1/api-keys")
                 .json(&json!({"name": "ERP", "scopes": scopes}))

@@ -31,7 +31,14 @@ fn worker_binary() -> Result<PathBuf> {
         .context("no target directory")?
         .to_path_buf();
     let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "recoup-worker", "--bin", "recoup-worker"])
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "recoup-worker",
+            "--bin",
+            "recoup-worker",
+        ])
         .env("CARGO_TARGET_DIR", &target_dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
@@ -114,10 +121,14 @@ async fn a_killed_worker_loses_nothing_and_imports_once() -> Result<()> {
         ));
     }
     let post = |kind: &str, body: String| {
-        app.as_user(&accountant, Method::POST, &format!("/v1/imports?kind={kind}"))
-            .header("content-type", "text/csv")
-            .body(body)
-            .send()
+        app.as_user(
+            &accountant,
+            Method::POST,
+            &format!("/v1/imports?kind={kind}"),
+        )
+        .header("content-type", "text/csv")
+        .body(body)
+        .send()
     };
     let mut worker = start_worker(&binary, &app)?;
     let (status, queued) = read(post("customers", customers).await?).await?;
@@ -208,7 +219,8 @@ async fn a_killed_worker_loses_nothing_and_imports_once() -> Result<()> {
             &[],
         )
         .await?;
-    let got: (i64, i64, i64, i64, i64) = (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    let got: (i64, i64, i64, i64, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
     // Each row's effect happened once: one invoice, one issue entry, one audit event.
     assert_eq!(got, (total, total, cents, total, total));
     app.check_ledger().await?;

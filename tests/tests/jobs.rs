@@ -220,8 +220,14 @@ async fn the_outbox_follows_the_transaction_and_two_relays_share_it() -> Result<
         use diesel_async::AsyncConnection;
         let rolled_back: Result<(), recoup_core::Error> = conn
             .transaction(async |conn| {
-                recoup_core::import::enqueue(conn, &ctx, ImportKind::Customers, None, CUSTOMERS.to_vec())
-                    .await?;
+                recoup_core::import::enqueue(
+                    conn,
+                    &ctx,
+                    ImportKind::Customers,
+                    None,
+                    CUSTOMERS.to_vec(),
+                )
+                .await?;
                 Err(recoup_core::Error::Internal("roll back".into()))
             })
             .await;

@@ -172,7 +172,10 @@ impl Queues {
         let mut map = HashMap::new();
         for f in &FAMILIES {
             let queue = job::queue_of(f.kind);
-            map.insert(queue, storage(redis_url, &queue_name(prefix, queue), f).await?);
+            map.insert(
+                queue,
+                storage(redis_url, &queue_name(prefix, queue), f).await?,
+            );
         }
         Ok(Self(map))
     }
@@ -243,8 +246,7 @@ async fn handle(message: JobMessage, state: Data<WorkerState>) -> Result<(), Box
             JobKind::Import => {
                 let stopping = state.stopping.clone();
                 let stop = move || stopping.load(std::sync::atomic::Ordering::Relaxed);
-                match recoup_core::import::run_job(&mut conn, &job, || clock.now(), stop).await
-                {
+                match recoup_core::import::run_job(&mut conn, &job, || clock.now(), stop).await {
                     Ok(RunOutcome::Finished(report)) => Ok(report),
                     // Queued again (shutdown) or left to the run that is ahead of this
                     // one: either way this run has nothing to conclude.

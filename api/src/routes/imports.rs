@@ -148,7 +148,9 @@ async fn pump_form(
                         value.extend_from_slice(&bytes)
                     }
                     Ok(_) => {
-                        let _ = tx.send(Err(bad(format!("the {name} part is too long")))).await;
+                        let _ = tx
+                            .send(Err(bad(format!("the {name} part is too long"))))
+                            .await;
                         return;
                     }
                     Err(e) => {

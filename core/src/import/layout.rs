@@ -260,7 +260,10 @@ impl Layout {
                 p.add(
                     format!("mapping.columns.{}", f.name),
                     "required_field_missing",
-                    format!("{kind} rows need {}: map a column or give a default", f.name),
+                    format!(
+                        "{kind} rows need {}: map a column or give a default",
+                        f.name
+                    ),
                 );
             }
         }
@@ -472,12 +475,19 @@ mod tests {
             thousands_separator: Some(",".into()),
             delimiter: Some(";;".into()),
         };
-        let mut got = codes(Layout::new(ImportKind::Invoices, Some(&mapping)).err().unwrap_or(Error::Internal("accepted".into())));
+        let mut got = codes(
+            Layout::new(ImportKind::Invoices, Some(&mapping))
+                .err()
+                .unwrap_or(Error::Internal("accepted".into())),
+        );
         got.sort();
         let mut want: Vec<(String, String)> = [
             ("mapping.columns.colour", "unknown_field"),
             ("mapping.defaults.amount", "mapped_twice"),
-            ("mapping.columns.customer_external_id", "required_field_missing"),
+            (
+                "mapping.columns.customer_external_id",
+                "required_field_missing",
+            ),
             ("mapping.columns.issue_date", "required_field_missing"),
             ("mapping.date_format", "invalid_date_format"),
             ("mapping.thousands_separator", "invalid_separator"),

@@ -90,9 +90,7 @@ impl Records {
     /// A reader starting at byte `offset` of the file, which is on `line`.
     pub fn new(delimiter: u8, offset: u64, line: u64) -> Self {
         Records {
-            parser: csv_core::ReaderBuilder::new()
-                .delimiter(delimiter)
-                .build(),
+            parser: csv_core::ReaderBuilder::new().delimiter(delimiter).build(),
             input: Vec::new(),
             pos: 0,
             offset,
@@ -123,7 +121,7 @@ impl Records {
         self.pos += n;
     }
 
-    pub fn next(&mut self) -> Next {
+    pub fn read(&mut self) -> Next {
         use csv_core::ReadRecordResult as R;
         if self.done {
             return Next::End;
@@ -239,7 +237,7 @@ pub fn read_all<R: std::io::Read>(
 ) -> std::io::Result<()> {
     let mut records = Records::new(delimiter, 0, 1);
     loop {
-        match records.next() {
+        match records.read() {
             Next::Record(r) => {
                 if !each(r) {
                     return Ok(());
@@ -269,8 +267,10 @@ mod tests {
         let mut pieces = text.chunks(piece.max(1));
         let mut out = Vec::new();
         loop {
-            match records.next() {
-                Next::Record(r) => out.push((r.line, r.strings().unwrap_or_default(), (r.end, r.end_line))),
+            match records.read() {
+                Next::Record(r) => {
+                    out.push((r.line, r.strings().unwrap_or_default(), (r.end, r.end_line)))
+                }
                 Next::NeedInput => match pieces.next() {
                     Some(p) => records.feed(p.to_vec()),
                     None => records.finish(),
@@ -310,10 +310,13 @@ mod tests {
         let start = usize::try_from(end_of_r1).unwrap_or_default();
         records.feed(text[start..].to_vec());
         records.finish();
-        let Next::Record(r) = records.next() else {
+        let Next::Record(r) = records.read() else {
             panic!("no record")
         };
-        assert_eq!((r.line, r.strings().unwrap_or_default()), (3, vec!["r2".to_owned(), "2".to_owned()]));
+        assert_eq!(
+            (r.line, r.strings().unwrap_or_default()),
+            (3, vec!["r2".to_owned(), "2".to_owned()])
+        );
     }
 
     #[test]
@@ -325,7 +328,7 @@ mod tests {
         records.feed(text);
         records.finish();
         let mut seen = Vec::new();
-        while let Next::Record(r) = records.next() {
+        while let Next::Record(r) = records.read() {
             seen.push((r.line, r.oversized, r.len()));
         }
         assert_eq!(seen, [(1, false, 2), (2, true, 0), (3, false, 2)]);
@@ -336,7 +339,7 @@ mod tests {
         let mut records = Records::new(b',', 0, 1);
         records.feed(b"Caf\xe9,ok\n".to_vec());
         records.finish();
-        let Next::Record(r) = records.next() else {
+        let Next::Record(r) = records.read() else {
             panic!("no record")
         };
         assert_eq!(r.strings(), Err(0));

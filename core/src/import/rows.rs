@@ -548,7 +548,11 @@ impl Cells<'_> {
         if let (Some(issue), Some(due)) = (invoice_date, due_date)
             && due < issue
         {
-            self.fail("DueDate", "before_issue_date", "is before InvoiceDate".into());
+            self.fail(
+                "DueDate",
+                "before_issue_date",
+                "is before InvoiceDate".into(),
+            );
         }
         if let (Some(issue), Some(Some(settled))) = (invoice_date, settled_date)
             && settled < issue
@@ -607,13 +611,17 @@ mod tests {
         r.feed(text.to_vec());
         r.finish();
         let mut out = Vec::new();
-        while let Next::Record(rec) = r.next() {
+        while let Next::Record(rec) = r.read() {
             out.push(rec);
         }
         out
     }
 
-    fn check(kind: ImportKind, mapping: Option<&Mapping>, text: &[u8]) -> Vec<Result<Row, Vec<RowError>>> {
+    fn check(
+        kind: ImportKind,
+        mapping: Option<&Mapping>,
+        text: &[u8],
+    ) -> Vec<Result<Row, Vec<RowError>>> {
         let layout = Layout::new(kind, mapping).unwrap_or_else(|e| panic!("{e}"));
         let delimiter = layout.delimiter;
         let recs = records(text, delimiter);
@@ -634,9 +642,18 @@ mod tests {
 
     #[test]
     fn amounts_follow_the_layout_marks() {
-        assert_eq!(parse_amount("1234.50", '.', None), Some(Decimal::new(123_450, 2)));
-        assert_eq!(parse_amount("1.234,50", ',', Some('.')), Some(Decimal::new(123_450, 2)));
-        assert_eq!(parse_amount("1,234.50", '.', Some(',')), Some(Decimal::new(123_450, 2)));
+        assert_eq!(
+            parse_amount("1234.50", '.', None),
+            Some(Decimal::new(123_450, 2))
+        );
+        assert_eq!(
+            parse_amount("1.234,50", ',', Some('.')),
+            Some(Decimal::new(123_450, 2))
+        );
+        assert_eq!(
+            parse_amount("1,234.50", '.', Some(',')),
+            Some(Decimal::new(123_450, 2))
+        );
         for bad in ["12abc", "-3.00", "1.2.3", "", ".5", "5.", "1 000"] {
             assert_eq!(parse_amount(bad, '.', None), None, "{bad}");
         }
@@ -683,7 +700,10 @@ mod tests {
             Ok(Row::Payment(p)) => {
                 assert_eq!(p.amount, Decimal::new(123_456, 2));
                 assert_eq!(p.method, PaymentMethod::Wire);
-                assert_eq!(p.received_on, NaiveDate::from_ymd_opt(2026, 1, 31).unwrap_or_default());
+                assert_eq!(
+                    p.received_on,
+                    NaiveDate::from_ymd_opt(2026, 1, 31).unwrap_or_default()
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -692,7 +712,10 @@ mod tests {
             Some(&mapping),
             "Beleg;Konto;Datum\nZ-1;K-7;31.01.2026\n".as_bytes(),
         );
-        assert_eq!(errors(&missing), [(1, Some("Betrag".into()), "missing_column".into())]);
+        assert_eq!(
+            errors(&missing),
+            [(1, Some("Betrag".into()), "missing_column".into())]
+        );
     }
 
     #[test]
@@ -742,6 +765,10 @@ mod tests {
             ]
         );
         let short = check(ImportKind::Ibm, None, b"customerID,invoiceNumber\nA,B\n");
-        assert_eq!(errors(&short).len(), 7, "one error per missing column, at line 1");
+        assert_eq!(
+            errors(&short).len(),
+            7,
+            "one error per missing column, at line 1"
+        );
     }
 }
