@@ -79,6 +79,12 @@ impl Modify for Conventions {
         for (name, schema) in schemas {
             components.schemas.insert(name, schema);
         }
+        // An import's mapping travels as JSON text (a query parameter or a form part), so
+        // no operation refers to its schema; it is listed for clients to build one.
+        components.schemas.insert(
+            <recoup_core::import::Mapping as ToSchema>::name().into(),
+            <recoup_core::import::Mapping as utoipa::PartialSchema>::schema(),
+        );
         let problem = |description: &str| {
             ResponseBuilder::new()
                 .description(description)

@@ -121,7 +121,7 @@ impl Records {
         self.pos += n;
     }
 
-    pub fn next(&mut self) -> Next {
+    pub fn read(&mut self) -> Next {
         use csv_core::ReadRecordResult as R;
         if self.done {
             return Next::End;
@@ -237,7 +237,7 @@ pub fn read_all<R: std::io::Read>(
 ) -> std::io::Result<()> {
     let mut records = Records::new(delimiter, 0, 1);
     loop {
-        match records.next() {
+        match records.read() {
             Next::Record(r) => {
                 if !each(r) {
                     return Ok(());
@@ -267,7 +267,7 @@ mod tests {
         let mut pieces = text.chunks(piece.max(1));
         let mut out = Vec::new();
         loop {
-            match records.next() {
+            match records.read() {
                 Next::Record(r) => {
                     out.push((r.line, r.strings().unwrap_or_default(), (r.end, r.end_line)))
                 }
@@ -310,7 +310,7 @@ mod tests {
         let start = usize::try_from(end_of_r1).unwrap_or_default();
         records.feed(text[start..].to_vec());
         records.finish();
-        let Next::Record(r) = records.next() else {
+        let Next::Record(r) = records.read() else {
             panic!("no record")
         };
         assert_eq!(
@@ -328,7 +328,7 @@ mod tests {
         records.feed(text);
         records.finish();
         let mut seen = Vec::new();
-        while let Next::Record(r) = records.next() {
+        while let Next::Record(r) = records.read() {
             seen.push((r.line, r.oversized, r.len()));
         }
         assert_eq!(seen, [(1, false, 2), (2, true, 0), (3, false, 2)]);
@@ -339,7 +339,7 @@ mod tests {
         let mut records = Records::new(b',', 0, 1);
         records.feed(b"Caf\xe9,ok\n".to_vec());
         records.finish();
-        let Next::Record(r) = records.next() else {
+        let Next::Record(r) = records.read() else {
             panic!("no record")
         };
         assert_eq!(r.strings(), Err(0));

@@ -611,7 +611,7 @@ mod tests {
         r.feed(text.to_vec());
         r.finish();
         let mut out = Vec::new();
-        while let Next::Record(rec) = r.next() {
+        while let Next::Record(rec) = r.read() {
             out.push(rec);
         }
         out

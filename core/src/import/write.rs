@@ -70,20 +70,25 @@ pub async fn write_rows(
     let invoices_by_external = known_invoices(conn, &rows).await?;
     for row in rows {
         let line = row.line();
-        let outcome = conn
-            .transaction(async |conn| {
-                write_row(
-                    conn,
-                    ctx,
-                    visibility,
-                    checker,
-                    &customers_by_external,
-                    &invoices_by_external,
-                    &row,
-                )
-                .await
-            })
-            .await;
+        let write = async |conn: &mut AsyncPgConnection| {
+            write_row(
+                conn,
+                ctx,
+                visibility,
+                checker,
+                &customers_by_external,
+                &invoices_by_external,
+                &row,
+            )
+            .await
+        };
+        // An IBM row is several upserts that stand or fall together: a savepoint of its
+        // own. Every other row is one upsert, which is its own savepoint already.
+        let outcome = if matches!(row, Row::Ibm(_)) {
+            conn.transaction(write).await
+        } else {
+            write(conn).await
+        };
         match outcome {
             Ok(Written::Created {
                 customer,
@@ -150,25 +155,21 @@ fn row_errors(line: u64, checker: &Checker, error: Error) -> Result<Vec<RowError
             &format!("unknown_{entity}"),
             format!("no such {entity}"),
         )]),
-        Error::Database(diesel::result::Error::DatabaseError(kind, info))
-            if matches!(
-                kind,
-                diesel::result::DatabaseErrorKind::UniqueViolation
-                    | diesel::result::DatabaseErrorKind::CheckViolation
-                    | diesel::result::DatabaseErrorKind::ForeignKeyViolation
-                    | diesel::result::DatabaseErrorKind::NotNullViolation
-            ) =>
-        {
-            Ok(vec![RowError::new(
-                line,
-                None,
-                "refused_by_database",
-                format!(
-                    "the database refused the row ({})",
-                    info.constraint_name().unwrap_or("a constraint")
-                ),
-            )])
-        }
+        Error::Database(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation
+            | diesel::result::DatabaseErrorKind::CheckViolation
+            | diesel::result::DatabaseErrorKind::ForeignKeyViolation
+            | diesel::result::DatabaseErrorKind::NotNullViolation,
+            info,
+        )) => Ok(vec![RowError::new(
+            line,
+            None,
+            "refused_by_database",
+            format!(
+                "the database refused the row ({})",
+                info.constraint_name().unwrap_or("a constraint")
+            ),
+        )]),
         other => Err(other),
     }
 }
