@@ -463,10 +463,14 @@ async fn standings_follow_every_write_and_roll_over_with_the_date() -> Result<()
     let _worker = app.start_worker();
     app.clock.set(at(3, 23));
     app.jobs_done().await?;
+    // X's standing was recomputed that day by the nightly job. Y's may not be: the
+    // promise evaluation of the same morning can move Y's version while the refresh
+    // runs, and a refresh never saves over a change it did not see (the read below
+    // recomputes it).
     assert_eq!(
-        app.count("SELECT 1 FROM account_standings WHERE NOT dirty AND computed_on = '2026-03-23'")
+        app.count("SELECT 1 FROM account_standings s JOIN customers c ON c.id = s.customer_id WHERE c.name = 'X pays' AND NOT s.dirty AND s.computed_on = '2026-03-23'")
             .await?,
-        2
+        1
     );
     let collector = app.relogin(&collector).await?;
     let list = get(&app, &collector, url).await?;
