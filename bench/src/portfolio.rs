@@ -54,8 +54,8 @@ pub async fn generate(client: &tokio_postgres::Client, shape: &Shape) -> Result<
              ALTER TABLE syn ADD COLUMN payment_id uuid;
              UPDATE syn SET payment_id = gen_random_uuid() WHERE NOT open;
              INSERT INTO payments (id, customer_id, received_on, amount, currency, method, status, unapplied,
-                                   created_at, updated_at)
-             SELECT payment_id, customer_id, due - 3, amount, 'USD', 'ach', 'posted', 0, now(), now()
+                                   unapplied_changed_on, created_at, updated_at)
+             SELECT payment_id, customer_id, due - 3, amount, 'USD', 'ach', 'posted', 0, due - 3, now(), now()
                FROM syn WHERE NOT open;
              INSERT INTO payment_applications (id, payment_id, invoice_id, amount, applied_at)
              SELECT gen_random_uuid(), payment_id, id, amount, now() FROM syn WHERE NOT open;

@@ -50,6 +50,8 @@ impl LedgerEntry {
     }
 }
 
+diesel::define_sql_function!(fn greatest(a: diesel::sql_types::Date, b: diesel::sql_types::Date) -> diesel::sql_types::Date);
+
 /// The circumstances shared by every posting of one operation.
 pub struct Journal<'a> {
     pub customer_id: Uuid,
@@ -155,6 +157,12 @@ pub fn writes<'a>(
                 .set((
                     payments::unapplied.eq(payment.unapplied),
                     payments::refunded.eq(payment.refunded),
+                    // The latest effective date of its entries with no invoice, which
+                    // the aging report relies on (see the migration that added it).
+                    payments::unapplied_changed_on.eq(greatest(
+                        payments::unapplied_changed_on,
+                        journal.effective_on,
+                    )),
                     payments::updated_at.eq(ctx.now),
                 ))
                 .execute(&mut c),

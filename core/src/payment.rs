@@ -435,6 +435,8 @@ async fn insert(
                     payments::reference.eq(row.reference.clone()),
                     payments::status.eq(row.status),
                     payments::unapplied.eq(row.unapplied),
+                    // Every entry of the payment's creation is effective on its receipt.
+                    payments::unapplied_changed_on.eq(journal.effective_on),
                     payments::created_at.eq(ctx.now),
                     payments::updated_at.eq(ctx.now),
                 ))

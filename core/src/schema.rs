@@ -155,6 +155,7 @@ diesel::table! {
         return_reason -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        unapplied_changed_on -> Date,
     }
 }
 

@@ -166,6 +166,8 @@ fn now_secs() -> u64 {
 pub struct TestDatabase {
     pub name: String,
     pub url: String,
+    /// Kept when dropped (see [`TestDatabase::kept`]).
+    keep: bool,
 }
 
 impl TestDatabase {
@@ -181,6 +183,37 @@ impl TestDatabase {
         Ok(Self {
             url: format!("{SERVER}/{name}"),
             name,
+            keep: false,
+        })
+    }
+
+    /// The database `name`, kept across runs and never dropped: created from the
+    /// migrated template when it does not exist yet (for benchmarks that reuse the data
+    /// they generated; the app migrates it to the current set when it starts).
+    pub async fn kept(name: &str) -> Result<Self> {
+        anyhow::ensure!(
+            !name.is_empty()
+                && !name.starts_with("recoup_")
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "a kept database is named with letters, digits and _, not recoup_*: {name:?}"
+        );
+        let admin = admin_client().await?;
+        let exists = !admin
+            .query("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .await?
+            .is_empty();
+        if !exists {
+            let template = template(&admin).await?;
+            admin
+                .batch_execute(&format!(
+                    "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+                ))
+                .await?;
+        }
+        Ok(Self {
+            url: format!("{SERVER}/{name}"),
+            name: name.to_owned(),
+            keep: true,
         })
     }
 
@@ -195,6 +228,9 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
         let name = self.name.clone();
         // Drop runs outside async; a thread with its own runtime does the cleanup.
         let done = std::thread::spawn(move || {
@@ -245,7 +281,11 @@ impl TestApp {
     }
 
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Result<Self> {
-        let db = TestDatabase::create().await?;
+        Self::spawn_on(TestDatabase::create().await?, configure).await
+    }
+
+    /// The app on a database of the caller's (e.g. a [`TestDatabase::kept`] one).
+    pub async fn spawn_on(db: TestDatabase, configure: impl FnOnce(&mut Config)) -> Result<Self> {
         let redis_prefix = format!("recoup-test:{}", Uuid::new_v4().simple());
         let mut config = Config::local(&db.url, &redis_prefix);
         configure(&mut config);
@@ -292,24 +332,43 @@ impl TestApp {
             &Uuid::new_v4().simple().to_string()[..8]
         );
         let password = format!("pw-{}-{}", role.as_str(), Uuid::new_v4().simple());
-        let mut conn = db::conn(&self.pool).await?;
-        let ctx = Context::system(self.clock_now());
-        let created = user::create(
-            &mut conn,
-            &ctx,
-            NewUser {
-                email: email.clone(),
-                name: format!("Test {role}"),
-                role,
-                password: password.clone(),
-            },
-        )
-        .await?;
-        let tokens = self.login(&email, &password).await?;
+        self.user_with(role, &email, &password).await
+    }
+
+    /// The user with this email, created with this role and password unless it exists
+    /// (in a kept database), logged in through the API.
+    pub async fn user_with(&self, role: Role, email: &str, password: &str) -> Result<TestUser> {
+        let client = self.db.client().await?;
+        let existing = client
+            .query_opt(
+                "SELECT id FROM users WHERE lower(email) = lower($1)",
+                &[&email],
+            )
+            .await?;
+        let id = match existing {
+            Some(row) => row.get(0),
+            None => {
+                let mut conn = db::conn(&self.pool).await?;
+                let ctx = Context::system(self.clock_now());
+                user::create(
+                    &mut conn,
+                    &ctx,
+                    NewUser {
+                        email: email.to_owned(),
+                        name: format!("Test {role}"),
+                        role,
+                        password: password.to_owned(),
+                    },
+                )
+                .await?
+                .id
+            }
+        };
+        let tokens = self.login(email, password).await?;
         Ok(TestUser {
-            id: created.id,
-            email,
-            password,
+            id,
+            email: email.to_owned(),
+            password: password.to_owned(),
             role,
             token: tokens["access_token"]
                 .as_str()
@@ -532,15 +591,18 @@ impl TestApp {
         );
         let bad: i64 = client
             .query_one(
-                "SELECT count(*) FROM payments p LEFT JOIN (SELECT payment_id, sum(amount) s FROM ledger_entries WHERE invoice_id IS NULL GROUP BY payment_id) e \
-                 ON e.payment_id = p.id WHERE p.unapplied <> -coalesce(e.s, 0) OR p.unapplied < 0",
+                "SELECT count(*) FROM payments p LEFT JOIN (SELECT payment_id, sum(amount) s, max(effective_on) last FROM ledger_entries \
+                 WHERE invoice_id IS NULL GROUP BY payment_id) e \
+                 ON e.payment_id = p.id WHERE p.unapplied <> -coalesce(e.s, 0) OR p.unapplied < 0 \
+                 OR p.unapplied_changed_on IS DISTINCT FROM e.last",
                 &[],
             )
             .await?
             .get(0);
         anyhow::ensure!(
             bad == 0,
-            "{bad} payments whose unapplied cash is not minus their account entries"
+            "{bad} payments whose unapplied cash is not minus their account entries, \
+             or changed last on another day than their latest account entry"
         );
         let bad: i64 = client
             .query_one(
