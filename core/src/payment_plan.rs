@@ -26,8 +26,8 @@ use crate::money::{self, Currency};
 use crate::page::{Page, PageRequest};
 use crate::schedule::{self, BusinessDayRule, Frequency, Schedule, Split, Terms};
 use crate::schema::{
-    customers, dispute_invoices, disputes, payment_applications, payment_plan_invoices,
-    payment_plans, payments, plan_installments, tasks,
+    dispute_invoices, disputes, payment_applications, payment_plan_invoices, payment_plans,
+    payments, plan_installments,
 };
 use crate::setting::{self, Setting};
 use crate::task::{self, NewTask};
@@ -1221,38 +1221,19 @@ async fn track_one(
                     "Payment plan of {} defaulted: {missed} installments missed",
                     shown(row.total_payable)
                 );
-                let existing: Option<Uuid> = tasks::table
-                    .filter(tasks::source_type.eq("payment_plan"))
-                    .filter(tasks::source_id.eq(id))
-                    .select(tasks::id)
-                    .first(conn)
-                    .await
-                    .optional()?;
-                let task_id = match existing {
-                    Some(t) => Some(t),
-                    None => {
-                        let collector: Option<Option<Uuid>> = customers::table
-                            .find(row.customer_id)
-                            .select(customers::assigned_collector_id)
-                            .first(conn)
-                            .await
-                            .optional()?;
-                        let task = task::create(
-                            conn,
-                            ctx,
-                            NewTask {
-                                customer_id: row.customer_id,
-                                assignee_id: collector.flatten().or(row.created_by),
-                                kind: "plan_default",
-                                title: subject.clone(),
-                                due_on: today,
-                                source: Some(("payment_plan", id)),
-                            },
-                        )
-                        .await?;
-                        Some(task.id)
-                    }
-                };
+                let task_id = task::follow_up_once(
+                    conn,
+                    ctx,
+                    NewTask {
+                        customer_id: row.customer_id,
+                        assignee_id: row.created_by,
+                        kind: "plan_default",
+                        title: subject.clone(),
+                        due_on: today,
+                        source: Some(("payment_plan", id)),
+                    },
+                )
+                .await?;
                 activity::record(
                     conn,
                     ctx,
@@ -1266,7 +1247,7 @@ async fn track_one(
                             shown(paid),
                             shown(row.total_payable)
                         ),
-                        task_id,
+                        task_id: Some(task_id),
                         source: Some(("payment_plan", id)),
                     },
                 )

@@ -22,7 +22,7 @@ use crate::invoice;
 use crate::job::{self, JobKind};
 use crate::money::{self, Currency};
 use crate::page::{Page, PageRequest};
-use crate::schema::{contacts, payment_applications, payments, promise_invoices, promises, tasks};
+use crate::schema::{contacts, payment_applications, payments, promise_invoices, promises};
 use crate::task::{self, NewTask};
 
 text_enum! {
@@ -712,35 +712,21 @@ async fn evaluate_one(
         };
         let mut task_id = None;
         if matches!(status, PromiseStatus::Broken | PromiseStatus::PartiallyKept) {
-            let existing: Option<Uuid> = tasks::table
-                .filter(tasks::source_type.eq("promise"))
-                .filter(tasks::source_id.eq(id))
-                .select(tasks::id)
-                .first(conn)
-                .await
-                .optional()?;
-            if existing.is_none() {
-                let collector: Option<Option<Uuid>> = crate::schema::customers::table
-                    .find(row.customer_id)
-                    .select(crate::schema::customers::assigned_collector_id)
-                    .first(conn)
-                    .await
-                    .optional()?;
-                let task = task::create(
+            task_id = Some(
+                task::follow_up_once(
                     conn,
                     ctx,
                     NewTask {
                         customer_id: row.customer_id,
-                        assignee_id: collector.flatten().or(row.created_by),
+                        assignee_id: row.created_by,
                         kind: "promise_follow_up",
                         title: subject.clone(),
                         due_on: today,
                         source: Some(("promise", id)),
                     },
                 )
-                .await?;
-                task_id = Some(task.id);
-            }
+                .await?,
+            );
         }
         activity::record(
             conn,

@@ -53,6 +53,37 @@ pub struct NewTask<'a> {
     pub source: Option<(&'a str, Uuid)>,
 }
 
+/// The follow-up a system decision asks for (a broken promise, a defaulted plan), once
+/// per source: the existing task of `new.source` if there is one, else a new task for
+/// the customer's collector (or `new.assignee_id` when the account has none). Returns
+/// the task's id.
+pub(crate) async fn follow_up_once(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    new: NewTask<'_>,
+) -> Result<Uuid> {
+    if let Some((source_type, source_id)) = new.source {
+        let existing: Option<Uuid> = tasks::table
+            .filter(tasks::source_type.eq(source_type))
+            .filter(tasks::source_id.eq(source_id))
+            .select(tasks::id)
+            .first(conn)
+            .await
+            .optional()?;
+        if let Some(id) = existing {
+            return Ok(id);
+        }
+    }
+    let collector: Option<Option<Uuid>> = crate::schema::customers::table
+        .find(new.customer_id)
+        .select(crate::schema::customers::assigned_collector_id)
+        .first(conn)
+        .await
+        .optional()?;
+    let assignee_id = collector.flatten().or(new.assignee_id);
+    Ok(create(conn, ctx, NewTask { assignee_id, ..new }).await?.id)
+}
+
 /// Creates a task inside the caller's transaction.
 pub async fn create(conn: &mut AsyncPgConnection, ctx: &Context, new: NewTask<'_>) -> Result<Task> {
     let task: Task = diesel::insert_into(tasks::table)
