@@ -339,6 +339,30 @@ async fn plans_are_saved_approved_and_cancelled_by_role() -> Result<()> {
         )
         .send()
     };
+    // Only managers and admins approve; only plan makers cancel.
+    for role in ROLES {
+        let user = app.user(role).await?;
+        if !matches!(role, Role::Admin | Role::Manager) {
+            expect_problem(
+                approve(&user, &pb).await?,
+                StatusCode::FORBIDDEN,
+                "forbidden",
+            )
+            .await?;
+        }
+        if !matches!(role, Role::Admin | Role::Manager | Role::Collector) {
+            let res = app
+                .as_user(
+                    &user,
+                    Method::POST,
+                    &format!("/v1/payment-plans/{}/cancel", id_of(&pb)),
+                )
+                .json(&json!({"reason": "no"}))
+                .send()
+                .await?;
+            expect_problem(res, StatusCode::FORBIDDEN, "forbidden").await?;
+        }
+    }
     expect_problem(
         approve(&collector, &pb).await?,
         StatusCode::FORBIDDEN,
