@@ -38,6 +38,9 @@ pub struct AuditEvent {
 /// An audit event ready to insert (alone with [`record`], or pipelined with other writes).
 #[derive(Debug, Insertable)]
 #[diesel(table_name = audit_events)]
+// NULL rather than DEFAULT for `None`: the statement's text then never varies, so
+// diesel keeps it prepared instead of parsing and planning each insert afresh.
+#[diesel(treat_none_as_null = true)]
 pub struct NewAuditEvent {
     id: Uuid,
     occurred_at: DateTime<Utc>,

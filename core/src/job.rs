@@ -110,7 +110,8 @@ pub(crate) fn enqueue_after_cash<'a>(
 ) -> impl std::future::Future<Output = QueryResult<usize>> + Send + 'a {
     use diesel::sql_types::{Array, Nullable, Text, Timestamptz, Uuid as SqlUuid};
     let mut c: &AsyncPgConnection = conn;
-    diesel::sql_query(format!(
+    // Prepared: planning this statement cost more than running it (issue 4).
+    crate::db::prepared(format!(
         "WITH j AS (
             INSERT INTO jobs (id, kind, status, actor_kind, created_by, created_at, updated_at,
                               subject_type, subject_id)

@@ -15,7 +15,7 @@ use crate::access::Context;
 use crate::error::Result;
 use crate::ledger::{self, EntryKind, InvoiceState, PaymentState, Posting};
 use crate::money;
-use crate::schema::{invoices, ledger_entries, payments};
+use crate::schema::{ledger_entries, payments};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Queryable, Selectable, utoipa::ToSchema)]
 #[diesel(table_name = ledger_entries)]
@@ -102,49 +102,61 @@ pub fn writes<'a>(
     invoices: &[InvoiceState],
     payments: &[PaymentState],
 ) -> Vec<Write<'a>> {
+    use diesel::sql_types::Uuid as SqlUuid;
+    use diesel::sql_types::{Array, Bool, Date, Nullable, Numeric, Text, Timestamptz};
     let mut c = conn;
     let mut out: Vec<Write<'a>> = Vec::new();
     if !postings.is_empty() {
-        let rows: Vec<_> = postings
-            .iter()
-            .map(|p| {
-                (
-                    ledger_entries::id.eq(Uuid::now_v7()),
-                    ledger_entries::customer_id.eq(journal.customer_id),
-                    ledger_entries::invoice_id.eq(p.invoice_id),
-                    ledger_entries::payment_id.eq(p.payment_id),
-                    ledger_entries::kind.eq(p.kind),
-                    ledger_entries::amount.eq(p.amount),
-                    ledger_entries::currency.eq(journal.currency.to_owned()),
-                    ledger_entries::effective_on.eq(journal.effective_on),
-                    ledger_entries::posted_at.eq(ctx.now),
-                    ledger_entries::document_id.eq(journal.document_id),
-                    ledger_entries::memo.eq(journal.memo.map(str::to_owned)),
-                    ledger_entries::actor_kind.eq(ctx.actor.kind()),
-                    ledger_entries::actor_id.eq(ctx.actor.id()),
-                )
-            })
-            .collect();
+        // One prepared statement whatever the number of entries (arrays, not a
+        // multi-row VALUES whose text, and so whose plan, varies with the count).
+        let ids: Vec<Uuid> = postings.iter().map(|_| Uuid::now_v7()).collect();
+        let invoice_ids: Vec<Option<Uuid>> = postings.iter().map(|p| p.invoice_id).collect();
+        let payment_ids: Vec<Option<Uuid>> = postings.iter().map(|p| p.payment_id).collect();
+        let kinds: Vec<&'static str> = postings.iter().map(|p| p.kind.as_str()).collect();
+        let amounts: Vec<Decimal> = postings.iter().map(|p| p.amount).collect();
         out.push(
-            diesel::insert_into(ledger_entries::table)
-                .values(rows)
-                .execute(&mut c),
+            crate::db::prepared(
+                "INSERT INTO ledger_entries (id, customer_id, invoice_id, payment_id, kind, amount,
+                     currency, effective_on, posted_at, document_id, memo, actor_kind, actor_id)
+                 SELECT e.id, $6, e.invoice_id, e.payment_id, e.kind, e.amount,
+                        $7, $8, $9, $10, $11, $12, $13
+                   FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::numeric[])
+                        AS e(id, invoice_id, payment_id, kind, amount)",
+            )
+            .bind::<Array<SqlUuid>, _>(ids)
+            .bind::<Array<Nullable<SqlUuid>>, _>(invoice_ids)
+            .bind::<Array<Nullable<SqlUuid>>, _>(payment_ids)
+            .bind::<Array<Text>, _>(kinds)
+            .bind::<Array<Numeric>, _>(amounts)
+            .bind::<SqlUuid, _>(journal.customer_id)
+            .bind::<Text, _>(journal.currency.to_owned())
+            .bind::<Date, _>(journal.effective_on)
+            .bind::<Timestamptz, _>(ctx.now)
+            .bind::<Nullable<SqlUuid>, _>(journal.document_id)
+            .bind::<Nullable<Text>, _>(journal.memo.map(str::to_owned))
+            .bind::<Text, _>(ctx.actor.kind())
+            .bind::<Nullable<SqlUuid>, _>(ctx.actor.id())
+            .execute(&mut c),
         );
     }
     for invoice in invoices
         .iter()
         .filter(|i| postings.iter().any(|p| p.invoice_id == Some(i.id)))
     {
+        // One row by its key, prepared: the plan is always the primary-key lookup.
         out.push(
-            diesel::update(invoices::table.find(invoice.id))
-                .set((
-                    invoices::open_balance.eq(invoice.balance),
-                    invoices::charged.eq(invoice.charged),
-                    invoices::written_off.eq(invoice.written_off),
-                    invoices::status.eq(invoice.status),
-                    invoices::updated_at.eq(ctx.now),
-                ))
-                .execute(&mut c),
+            crate::db::prepared(
+                "UPDATE invoices SET open_balance = $2, charged = $3, written_off = $4,
+                        status = $5, updated_at = $6
+                  WHERE id = $1",
+            )
+            .bind::<SqlUuid, _>(invoice.id)
+            .bind::<Numeric, _>(invoice.balance)
+            .bind::<Numeric, _>(invoice.charged)
+            .bind::<Bool, _>(invoice.written_off)
+            .bind::<Text, _>(invoice.status.as_str())
+            .bind::<Timestamptz, _>(ctx.now)
+            .execute(&mut c),
         );
     }
     for payment in payments.iter().filter(|x| {

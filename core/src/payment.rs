@@ -452,22 +452,21 @@ async fn insert(
             &[],
         ));
         if !applications.is_empty() {
-            let rows: Vec<_> = applications
-                .iter()
-                .map(|a| {
-                    (
-                        payment_applications::id.eq(a.id),
-                        payment_applications::payment_id.eq(row.id),
-                        payment_applications::invoice_id.eq(a.invoice_id),
-                        payment_applications::amount.eq(a.amount),
-                        payment_applications::applied_at.eq(a.applied_at),
-                    )
-                })
-                .collect();
+            use diesel::sql_types::{Array, Numeric, Timestamptz, Uuid as SqlUuid};
             writes.push(
-                diesel::insert_into(payment_applications::table)
-                    .values(rows)
-                    .execute(&mut c),
+                crate::db::prepared(
+                    "INSERT INTO payment_applications (id, payment_id, invoice_id, amount, applied_at)
+                     SELECT a.id, $4, a.invoice_id, a.amount, $5
+                       FROM unnest($1::uuid[], $2::uuid[], $3::numeric[]) AS a(id, invoice_id, amount)",
+                )
+                .bind::<Array<SqlUuid>, _>(applications.iter().map(|a| a.id).collect::<Vec<_>>())
+                .bind::<Array<SqlUuid>, _>(
+                    applications.iter().map(|a| a.invoice_id).collect::<Vec<_>>(),
+                )
+                .bind::<Array<Numeric>, _>(applications.iter().map(|a| a.amount).collect::<Vec<_>>())
+                .bind::<SqlUuid, _>(row.id)
+                .bind::<Timestamptz, _>(ctx.now)
+                .execute(&mut c),
             );
             let touched: Vec<Uuid> = applications.iter().map(|a| a.invoice_id).collect();
             writes.push(Box::pin(crate::promise::evaluation_after_cash(

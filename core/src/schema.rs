@@ -537,7 +537,7 @@ diesel::table! {
         dirty -> Bool,
         computed_on -> Nullable<Date>,
         expires_at -> Nullable<Timestamptz>,
-        standing -> Nullable<Jsonb>,
+        standing -> Nullable<Json>,
     }
 }
 

@@ -286,6 +286,13 @@ impl TestApp {
 
     /// The app on a database of the caller's (e.g. a [`TestDatabase::kept`] one).
     pub async fn spawn_on(db: TestDatabase, configure: impl FnOnce(&mut Config)) -> Result<Self> {
+        // `RUST_LOG=…` shows the app's logs (a 500's cause, say) on the test's output.
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        }
         let redis_prefix = format!("recoup-test:{}", Uuid::new_v4().simple());
         let mut config = Config::local(&db.url, &redis_prefix);
         configure(&mut config);

@@ -1,0 +1,1 @@
+ALTER TABLE account_standings ALTER COLUMN standing TYPE jsonb USING standing::jsonb;
