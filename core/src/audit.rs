@@ -36,11 +36,7 @@ pub struct AuditEvent {
 }
 
 /// An audit event ready to insert (alone with [`record`], or pipelined with other writes).
-#[derive(Debug, Insertable)]
-#[diesel(table_name = audit_events)]
-// NULL rather than DEFAULT for `None`: the statement's text then never varies, so
-// diesel keeps it prepared instead of parsing and planning each insert afresh.
-#[diesel(treat_none_as_null = true)]
+#[derive(Debug)]
 pub struct NewAuditEvent {
     id: Uuid,
     occurred_at: DateTime<Utc>,
@@ -87,11 +83,39 @@ pub async fn record<B: Serialize, A: Serialize>(
     before: Option<&B>,
     after: Option<&A>,
 ) -> Result<()> {
-    diesel::insert_into(audit_events::table)
-        .values(event(ctx, action, entity_type, entity_id, before, after))
-        .execute(conn)
+    event(ctx, action, entity_type, entity_id, before, after)
+        .write(conn)
         .await?;
     Ok(())
+}
+
+impl NewAuditEvent {
+    /// The insert, as one statement to send alone or pipelined with others. Prepared:
+    /// every operation writes one, and diesel does not keep its own insert of this
+    /// struct prepared (it re-plans each one).
+    pub fn write<'a>(
+        self,
+        conn: &'a AsyncPgConnection,
+    ) -> impl std::future::Future<Output = diesel::QueryResult<usize>> + Send + 'a {
+        use diesel::sql_types::{Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+        let mut c = conn;
+        crate::db::prepared(
+            "INSERT INTO audit_events (id, occurred_at, actor_kind, actor_id, action,
+                 entity_type, entity_id, before, after, request_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind::<SqlUuid, _>(self.id)
+        .bind::<Timestamptz, _>(self.occurred_at)
+        .bind::<Text, _>(self.actor_kind)
+        .bind::<Nullable<SqlUuid>, _>(self.actor_id)
+        .bind::<Text, _>(self.action)
+        .bind::<Text, _>(self.entity_type)
+        .bind::<SqlUuid, _>(self.entity_id)
+        .bind::<Nullable<Jsonb>, _>(self.before)
+        .bind::<Nullable<Jsonb>, _>(self.after)
+        .bind::<Nullable<Text>, _>(self.request_id)
+        .execute(&mut c)
+    }
 }
 
 mod erased {

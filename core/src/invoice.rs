@@ -29,7 +29,9 @@ text_enum! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Queryable, Selectable, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Queryable, QueryableByName, Selectable, utoipa::ToSchema,
+)]
 #[diesel(table_name = invoices)]
 pub struct Invoice {
     pub id: Uuid,
@@ -303,11 +305,7 @@ pub(crate) async fn insert(
                 .execute(&mut c),
         ];
         writes.extend(journal::writes(c, ctx, &journal, &issue, &[], &[]));
-        writes.push(
-            diesel::insert_into(crate::schema::audit_events::table)
-                .values(event)
-                .execute(&mut c),
-        );
+        writes.push(Box::pin(event.write(c)));
         futures_util::future::try_join_all(writes).await?;
     }
     let invoice = shown;
@@ -580,13 +578,13 @@ pub(crate) async fn lock_for_customer(
 ) -> Result<std::result::Result<Vec<Invoice>, (usize, bool)>> {
     let mut sorted = ids.to_vec();
     sorted.sort();
-    let rows: Vec<Invoice> = invoices::table
-        .filter(invoices::id.eq_any(&sorted))
-        .order(invoices::id.asc())
-        .select(Invoice::as_select())
-        .for_update()
-        .load(conn)
-        .await?;
+    // Prepared (diesel re-plans its own `eq_any`); locked in id order, so two
+    // operations on the same invoices queue rather than deadlock.
+    let rows: Vec<Invoice> =
+        crate::db::prepared("SELECT * FROM invoices WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(sorted)
+            .load(conn)
+            .await?;
     let mut out = Vec::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
         match rows.iter().find(|r| r.id == *id) {

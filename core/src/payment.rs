@@ -490,11 +490,7 @@ async fn insert(
             None::<&()>,
             Some(&payment),
         );
-        writes.push(
-            diesel::insert_into(crate::schema::audit_events::table)
-                .values(event)
-                .execute(&mut c),
-        );
+        writes.push(Box::pin(event.write(c)));
         futures_util::future::try_join_all(writes).await?;
     }
     for (inv, remaining, reason) in &planned.deductions {
