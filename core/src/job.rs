@@ -97,39 +97,75 @@ pub(crate) async fn enqueue(
 
 /// [`enqueue`] for a job about one thing (`("customer", id)`): the handler reads the
 /// subject from the job row, since messages carry the job id only.
-/// Queues a job of `kind` about a customer when cash moved on some of its invoices and
-/// `live` (a query on `$6`, the invoice ids) finds something that depends on them. One
-/// statement, so the payment path can send it pipelined with its other writes.
+/// What depends on cash moving on invoices: the job kind to queue about their customer,
+/// and the query on `$6` (the invoice ids) that finds something live depending on them.
+type CashDependent = (JobKind, &'static str);
+
+const AFTER_CASH: [CashDependent; 2] = [
+    (JobKind::PromiseEvaluation, crate::promise::LIVE_ON_INVOICES),
+    (
+        JobKind::InstallmentTracking,
+        crate::payment_plan::LIVE_ON_INVOICES,
+    ),
+];
+
+/// The statement of [`enqueue_after_cash`], built once: one row per dependent kind whose
+/// query finds something, each a job and its outbox row.
+static AFTER_CASH_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let wanted: Vec<String> = AFTER_CASH
+        .iter()
+        .enumerate()
+        .map(|(i, (_, live))| {
+            let first = 7 + 3 * i;
+            format!(
+                "SELECT ${}::uuid, ${}::text, ${}::text WHERE EXISTS ({live})",
+                first,
+                first + 1,
+                first + 2
+            )
+        })
+        .collect();
+    format!(
+        "WITH wanted (id, kind, queue) AS ({}),
+         j AS (
+            INSERT INTO jobs (id, kind, status, actor_kind, created_by, created_at, updated_at,
+                              subject_type, subject_id)
+            SELECT id, kind, 'queued', $2, $3, $4, $4, 'customer', $5 FROM wanted
+            RETURNING id)
+         INSERT INTO outbox (queue, job_id, created_at)
+         SELECT w.queue, j.id, $4 FROM j JOIN wanted w ON w.id = j.id",
+        wanted.join(" UNION ALL ")
+    )
+});
+
+/// Queues, in the transaction of cash applied to or returned from a customer's
+/// invoices, a re-evaluation of the promises and the tracking of the plans that name
+/// them (only those that find something live). One prepared statement, so the payment
+/// path sends it pipelined with its other writes and PostgreSQL plans it once.
 pub(crate) fn enqueue_after_cash<'a>(
     conn: &'a AsyncPgConnection,
     ctx: &Context,
-    kind: JobKind,
     customer_id: Uuid,
     invoice_ids: &[Uuid],
-    live: &'static str,
 ) -> impl std::future::Future<Output = QueryResult<usize>> + Send + 'a {
     use diesel::sql_types::{Array, Nullable, Text, Timestamptz, Uuid as SqlUuid};
     let mut c: &AsyncPgConnection = conn;
-    // Prepared: planning this statement cost more than running it (issue 4).
-    crate::db::prepared(format!(
-        "WITH j AS (
-            INSERT INTO jobs (id, kind, status, actor_kind, created_by, created_at, updated_at,
-                              subject_type, subject_id)
-            SELECT $1, $8, 'queued', $2, $3, $4, $4, 'customer', $5
-            WHERE EXISTS ({live})
-            RETURNING id)
-         INSERT INTO outbox (queue, job_id, created_at)
-         SELECT $7, id, $4 FROM j"
-    ))
-    .bind::<SqlUuid, _>(Uuid::now_v7())
-    .bind::<Text, _>(ctx.actor.kind())
-    .bind::<Nullable<SqlUuid>, _>(ctx.actor.id())
-    .bind::<Timestamptz, _>(ctx.now)
-    .bind::<SqlUuid, _>(customer_id)
-    .bind::<Array<SqlUuid>, _>(invoice_ids.to_vec())
-    .bind::<Text, _>(queue_of(kind))
-    .bind::<Text, _>(kind.as_str())
-    .execute(&mut c)
+    let [(promise, _), (plan, _)] = AFTER_CASH;
+    crate::db::prepared(AFTER_CASH_SQL.as_str())
+        // $1 is unused; the kinds' own binds start at $7.
+        .bind::<SqlUuid, _>(Uuid::nil())
+        .bind::<Text, _>(ctx.actor.kind())
+        .bind::<Nullable<SqlUuid>, _>(ctx.actor.id())
+        .bind::<Timestamptz, _>(ctx.now)
+        .bind::<SqlUuid, _>(customer_id)
+        .bind::<Array<SqlUuid>, _>(invoice_ids.to_vec())
+        .bind::<SqlUuid, _>(Uuid::now_v7())
+        .bind::<Text, _>(promise.as_str())
+        .bind::<Text, _>(queue_of(promise))
+        .bind::<SqlUuid, _>(Uuid::now_v7())
+        .bind::<Text, _>(plan.as_str())
+        .bind::<Text, _>(queue_of(plan))
+        .execute(&mut c)
 }
 
 pub async fn enqueue_about(

@@ -139,22 +139,25 @@ pub fn writes<'a>(
             .execute(&mut c),
         );
     }
-    for invoice in invoices
+    let moved: Vec<&InvoiceState> = invoices
         .iter()
         .filter(|i| postings.iter().any(|p| p.invoice_id == Some(i.id)))
-    {
-        // One row by its key, prepared: the plan is always the primary-key lookup.
+        .collect();
+    if !moved.is_empty() {
+        // One prepared statement for every invoice the operation moved.
         out.push(
             crate::db::prepared(
-                "UPDATE invoices SET open_balance = $2, charged = $3, written_off = $4,
-                        status = $5, updated_at = $6
-                  WHERE id = $1",
+                "UPDATE invoices i SET open_balance = v.balance, charged = v.charged,
+                        written_off = v.written_off, status = v.status, updated_at = $6
+                   FROM unnest($1::uuid[], $2::numeric[], $3::numeric[], $4::bool[], $5::text[])
+                        AS v(id, balance, charged, written_off, status)
+                  WHERE i.id = v.id",
             )
-            .bind::<SqlUuid, _>(invoice.id)
-            .bind::<Numeric, _>(invoice.balance)
-            .bind::<Numeric, _>(invoice.charged)
-            .bind::<Bool, _>(invoice.written_off)
-            .bind::<Text, _>(invoice.status.as_str())
+            .bind::<Array<SqlUuid>, _>(moved.iter().map(|i| i.id).collect::<Vec<_>>())
+            .bind::<Array<Numeric>, _>(moved.iter().map(|i| i.balance).collect::<Vec<_>>())
+            .bind::<Array<Numeric>, _>(moved.iter().map(|i| i.charged).collect::<Vec<_>>())
+            .bind::<Array<Bool>, _>(moved.iter().map(|i| i.written_off).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(moved.iter().map(|i| i.status.as_str()).collect::<Vec<_>>())
             .bind::<Timestamptz, _>(ctx.now)
             .execute(&mut c),
         );

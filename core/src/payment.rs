@@ -469,13 +469,7 @@ async fn insert(
                 .execute(&mut c),
             );
             let touched: Vec<Uuid> = applications.iter().map(|a| a.invoice_id).collect();
-            writes.push(Box::pin(crate::promise::evaluation_after_cash(
-                c,
-                ctx,
-                customer.id,
-                &touched,
-            )));
-            writes.push(Box::pin(crate::payment_plan::tracking_after_cash(
+            writes.push(Box::pin(crate::job::enqueue_after_cash(
                 c,
                 ctx,
                 customer.id,
@@ -699,8 +693,7 @@ pub async fn apply(
         .await?;
         let applied = record(conn, ctx, id, &planned).await?;
         let touched: Vec<Uuid> = applied.iter().map(|a| a.invoice_id).collect();
-        crate::promise::evaluation_after_cash(conn, ctx, row.customer_id, &touched).await?;
-        crate::payment_plan::tracking_after_cash(conn, ctx, row.customer_id, &touched).await?;
+        crate::job::enqueue_after_cash(conn, ctx, row.customer_id, &touched).await?;
         let after = fetch(conn, ctx, id).await?;
         audit::record(
             conn,
@@ -791,8 +784,7 @@ pub async fn return_payment(
         .execute(conn)
         .await?;
         // What the payment paid toward a promise or a plan's installments no longer counts.
-        crate::promise::evaluation_after_cash(conn, ctx, row.customer_id, &invoice_ids).await?;
-        crate::payment_plan::tracking_after_cash(conn, ctx, row.customer_id, &invoice_ids).await?;
+        crate::job::enqueue_after_cash(conn, ctx, row.customer_id, &invoice_ids).await?;
         diesel::update(payments::table.find(id))
             .set((
                 payments::status.eq(PaymentStatus::Returned),

@@ -21,7 +21,6 @@ use crate::customer;
 use crate::error::{Error, Problems, Result};
 use crate::installment::{self, Due, InstallmentStatus, PlanStatus, Receipt, Standing};
 use crate::invoice::{self, InvoiceKind, NewInvoice};
-use crate::job::{self, JobKind};
 use crate::money::{self, Currency};
 use crate::page::{Page, PageRequest};
 use crate::schedule::{self, BusinessDayRule, Frequency, Schedule, Split, Terms};
@@ -953,24 +952,11 @@ pub async fn list(
     })
 }
 
-/// Queues the tracking of a customer's plans when cash moved on invoices a plan covers
-/// (a payment applied, or returned). One statement, pipelined on the payment path.
-pub(crate) fn tracking_after_cash<'a>(
-    conn: &'a AsyncPgConnection,
-    ctx: &Context,
-    customer_id: Uuid,
-    invoice_ids: &[Uuid],
-) -> impl std::future::Future<Output = QueryResult<usize>> + Send + 'a {
-    job::enqueue_after_cash(
-        conn,
-        ctx,
-        JobKind::InstallmentTracking,
-        customer_id,
-        invoice_ids,
-        "SELECT 1 FROM payment_plan_invoices ppi JOIN payment_plans pp ON pp.id = ppi.plan_id
-          WHERE ppi.invoice_id = ANY($6) AND pp.status IN ('approved', 'active', 'completed')",
-    )
-}
+/// Running plans covering any of the invoices `$6`: cash moving on those invoices
+/// queues the tracking of the customer's plans (`job::enqueue_after_cash`).
+pub(crate) const LIVE_ON_INVOICES: &str =
+    "SELECT 1 FROM payment_plan_invoices ppi JOIN payment_plans pp ON pp.id = ppi.plan_id
+      WHERE ppi.invoice_id = ANY($6) AND pp.status IN ('approved', 'active', 'completed')";
 
 /// What a tracking run changed.
 #[derive(Debug, Clone, Default, Serialize)]

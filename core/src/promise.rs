@@ -19,7 +19,6 @@ use crate::audit;
 use crate::customer;
 use crate::error::{Error, Problems, Result};
 use crate::invoice;
-use crate::job::{self, JobKind};
 use crate::money::{self, Currency};
 use crate::page::{Page, PageRequest};
 use crate::schema::{contacts, payment_applications, payments, promise_invoices, promises};
@@ -520,25 +519,11 @@ pub async fn list(
     })
 }
 
-/// Queues an evaluation of the customer's promises when cash moved on invoices that a
-/// live promise names (a payment applied, or returned). One statement, so the payment
-/// path can send it pipelined with its other writes.
-pub(crate) fn evaluation_after_cash<'a>(
-    conn: &'a AsyncPgConnection,
-    ctx: &Context,
-    customer_id: Uuid,
-    invoice_ids: &[Uuid],
-) -> impl std::future::Future<Output = QueryResult<usize>> + Send + 'a {
-    job::enqueue_after_cash(
-        conn,
-        ctx,
-        JobKind::PromiseEvaluation,
-        customer_id,
-        invoice_ids,
-        "SELECT 1 FROM promise_invoices pi JOIN promises p ON p.id = pi.promise_id
-          WHERE pi.invoice_id = ANY($6) AND p.status IN ('open', 'kept', 'partially_kept')",
-    )
-}
+/// Live promises naming any of the invoices `$6`: cash moving on those invoices queues
+/// an evaluation of the customer's promises (`job::enqueue_after_cash`).
+pub(crate) const LIVE_ON_INVOICES: &str =
+    "SELECT 1 FROM promise_invoices pi JOIN promises p ON p.id = pi.promise_id
+      WHERE pi.invoice_id = ANY($6) AND p.status IN ('open', 'kept', 'partially_kept')";
 
 /// What an evaluation changed.
 #[derive(Debug, Clone, Default, Serialize)]
