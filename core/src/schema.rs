@@ -538,6 +538,7 @@ diesel::table! {
         computed_on -> Nullable<Date>,
         expires_at -> Nullable<Timestamptz>,
         standing -> Nullable<Json>,
+        collector_id -> Nullable<Uuid>,
     }
 }
 

@@ -1145,9 +1145,14 @@ pub async fn standing_accounts(
     now: DateTime<Utc>,
 ) -> Result<Vec<Account>> {
     let today = now.date_naive();
-    let of_customer = match collector {
-        Some(_) => "c.assigned_collector_id = $1",
-        None => "$1::uuid IS NULL",
+    let (of_customer, of_standing) = match collector {
+        Some(_) => (
+            "c.assigned_collector_id = $1",
+            // The collector's standings alone, by their copy of the collector (kept by
+            // a trigger on customers; one that disagrees is recomputed below).
+            "x.collector_id = $1",
+        ),
+        None => ("$1::uuid IS NULL", "TRUE"),
     };
     let rows: Vec<StandingRow> = diesel::sql_query(format!(
         "SELECT c.id, c.name, c.currency::text AS currency, c.assigned_collector_id AS collector,
@@ -1159,11 +1164,9 @@ pub async fn standing_accounts(
                       AND (s.expires_at IS NULL OR s.expires_at > $2)
                      THEN s.standing::text END AS standing
            FROM customers c
-           -- One index probe per account: a join would read every standing to find
-           -- the collector's (LIMIT keeps the planner from flattening it into one).
-           LEFT JOIN LATERAL (SELECT x.dirty, x.computed_on, x.expires_at, x.standing
-                                FROM account_standings x
-                               WHERE x.customer_id = c.id LIMIT 1) s ON TRUE
+           LEFT JOIN (SELECT x.customer_id, x.dirty, x.computed_on, x.expires_at, x.standing
+                        FROM account_standings x WHERE {of_standing}) s
+                  ON s.customer_id = c.id
           WHERE {of_customer}"
     ))
     .bind::<Nullable<SqlUuid>, _>(collector)
@@ -1244,8 +1247,9 @@ pub async fn refresh(
     }
     let ids = ids.to_vec();
     diesel::sql_query(
-        "INSERT INTO account_standings (customer_id)
-         SELECT id FROM unnest($1::uuid[]) AS x(id) ORDER BY id ON CONFLICT DO NOTHING",
+        "INSERT INTO account_standings (customer_id, collector_id)
+         SELECT c.id, c.assigned_collector_id FROM customers c
+          WHERE c.id = ANY($1) ORDER BY c.id ON CONFLICT DO NOTHING",
     )
     .bind::<Array<SqlUuid>, _>(&ids)
     .execute(conn)
@@ -1281,9 +1285,11 @@ pub async fn refresh(
     }
     diesel::sql_query(
         "UPDATE account_standings s
-            SET dirty = FALSE, computed_on = $2, expires_at = v.expires_at, standing = v.standing::json
+            SET dirty = FALSE, computed_on = $2, expires_at = v.expires_at, standing = v.standing::json,
+                collector_id = c.assigned_collector_id
            FROM unnest($1::uuid[], $3::bigint[], $4::timestamptz[], $5::text[])
                 AS v(customer_id, version, expires_at, standing)
+           JOIN customers c ON c.id = v.customer_id
           WHERE s.customer_id = v.customer_id AND s.version = v.version",
     )
     .bind::<Array<SqlUuid>, _>(&keys)

@@ -442,6 +442,25 @@ async fn standings_follow_every_write_and_roll_over_with_the_date() -> Result<()
     );
     same_as_from_scratch(&app, &collector, &list).await?;
 
+    // X handed to another collector: on that list at once, with its kept standing
+    // (which follows the customer's collector), and off this one; then handed back.
+    let other = app.user(Role::Collector).await?;
+    app.assign(&x, Some(other.id), None).await?;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT 1 FROM account_standings WHERE collector_id = '{}' AND NOT dirty",
+            other.id
+        ))
+        .await?,
+        1
+    );
+    let theirs = get(&app, &other, url).await?;
+    let row = row_of(&theirs, "X pays").cloned().unwrap_or_default();
+    assert_eq!(row["collectible_overdue"], "600.00");
+    assert!(row_of(&get(&app, &collector, url).await?, "X pays").is_none());
+    app.assign(&x, Some(collector.id), None).await?;
+    assert_eq!(get(&app, &collector, url).await?, list);
+
     // 4 March: X's standing is aged, not recomputed; Y's expired with the promise due.
     app.clock.set(at(3, 4));
     let collector = app.relogin(&collector).await?;
