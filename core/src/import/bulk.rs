@@ -18,7 +18,6 @@ use diesel::sql_types::{Array, Date, Nullable, Numeric, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::prepared::prepared;
 use super::rows::{InvoiceRow, Row};
 use super::write::{KnownCustomer, Tally};
 use crate::access::{Context, Permission, Visibility};
@@ -26,7 +25,8 @@ use crate::error::Result;
 use crate::invoice::{self, Invoice, InvoiceKind, NewInvoice};
 use crate::schema::customers;
 
-/// Invoices, entries and audit events of the rows written in bulk, in one statement.
+/// Invoices, entries and audit events of the rows written in bulk, in one statement
+/// whatever the batch's size (arrays bound, `unnest`ed).
 /// `ON CONFLICT DO NOTHING`: a row whose number or external id another writer took
 /// meanwhile is not inserted (nor its entry and event) and goes the per-row path,
 /// which reports the conflict on its line. Entries and events follow line order.
@@ -189,7 +189,9 @@ pub(super) async fn write_new_invoices(
     }
 
     let c = columns;
-    let inserted: Vec<Inserted> = prepared(INSERT_INVOICES)
+    // Parsed and planned on each run (`sql_query` is never kept prepared): once per
+    // batch of thousands of rows, that is noise.
+    let inserted: Vec<Inserted> = diesel::sql_query(INSERT_INVOICES)
         .bind::<Array<diesel::sql_types::Uuid>, _>(c.id)
         .bind::<Array<Text>, _>(c.number)
         .bind::<Array<Nullable<Text>>, _>(c.external_id)

@@ -15,7 +15,6 @@
 
 mod bulk;
 pub mod layout;
-mod prepared;
 pub mod reader;
 pub mod rows;
 pub mod write;
