@@ -63,7 +63,7 @@ pub struct Invoice {
 }
 
 impl Invoice {
-    fn shown(mut self) -> Self {
+    pub(crate) fn shown(mut self) -> Self {
         self.amount = money::in_minor_units(self.amount, &self.currency);
         self.open_balance = money::in_minor_units(self.open_balance, &self.currency);
         self
@@ -108,11 +108,11 @@ pub struct NewInvoice {
     pub external_id: Option<String>,
 }
 
-struct Checked {
-    number: String,
-    due_date: NaiveDate,
-    amount: Decimal,
-    currency: String,
+pub(crate) struct Checked {
+    pub(crate) number: String,
+    pub(crate) due_date: NaiveDate,
+    pub(crate) amount: Decimal,
+    pub(crate) currency: String,
 }
 
 fn text(field: &str, value: &str, max: usize, p: &mut Problems) -> String {
@@ -128,17 +128,27 @@ fn text(field: &str, value: &str, max: usize, p: &mut Problems) -> String {
 }
 
 fn check(input: &NewInvoice, customer: &customer::Customer) -> Result<Checked> {
+    check_for(input, &customer.currency, customer.payment_terms_days)
+}
+
+/// [`check`] against the customer's currency and payment terms (the import's bulk path
+/// reads only those).
+pub(crate) fn check_for(
+    input: &NewInvoice,
+    customer_currency: &str,
+    payment_terms_days: i32,
+) -> Result<Checked> {
     let mut p = Problems::new();
     let number = text("number", &input.number, 64, &mut p);
     let currency = match &input.currency {
         Some(code) => p.check(Currency::field("currency", code)),
-        None => Currency::parse(&customer.currency),
+        None => Currency::parse(customer_currency),
     };
-    if currency.is_some_and(|c| c.code() != customer.currency) {
+    if currency.is_some_and(|c| c.code() != customer_currency) {
         p.add(
             "currency",
             "currency_mismatch",
-            format!("the customer is billed in {}", customer.currency),
+            format!("the customer is billed in {customer_currency}"),
         );
     }
     let amount = match currency {
@@ -150,7 +160,7 @@ fn check(input: &NewInvoice, customer: &customer::Customer) -> Result<Checked> {
         Some(c) => p.check(money::non_negative_amount("amount", input.amount, c)),
         None => None,
     };
-    let terms = u64::try_from(customer.payment_terms_days).unwrap_or(0);
+    let terms = u64::try_from(payment_terms_days).unwrap_or(0);
     let due_date = input
         .due_date
         .or_else(|| input.issue_date.checked_add_days(Days::new(terms)))
@@ -218,50 +228,8 @@ pub(crate) async fn insert(
         .await?
         .at(ctx.now);
     let checked = check(input, &customer)?;
-    let entry_kind = match kind {
-        InvoiceKind::Invoice => EntryKind::InvoiceIssued,
-        InvoiceKind::NsfFee => EntryKind::NsfFee,
-        InvoiceKind::PlanFee => EntryKind::InvoiceIssued,
-    };
-    let id = Uuid::now_v7();
-    let issue = [ledger::issue(id, checked.amount, entry_kind)];
-    let mut states = [InvoiceState {
-        id,
-        customer_id: customer.id,
-        currency: checked.currency.clone(),
-        due_date: checked.due_date,
-        balance: Decimal::ZERO,
-        charged: Decimal::ZERO,
-        written_off: false,
-        status: InvoiceStatus::Open,
-        touched: false,
-    }];
-    // The row is written with its final balance, so the entry needs no second write.
-    ledger::post_to(&mut states, &mut [], &issue)?;
-    let [state] = states;
-    let invoice = Invoice {
-        id,
-        number: checked.number,
-        external_id: input
-            .external_id
-            .as_deref()
-            .map(str::trim)
-            .map(str::to_owned),
-        customer_id: customer.id,
-        kind,
-        issue_date: input.issue_date,
-        due_date: checked.due_date,
-        amount: checked.amount,
-        currency: checked.currency,
-        po_number: input.po_number.clone(),
-        project: input.project.clone(),
-        status: state.status,
-        open_balance: state.balance,
-        charged: state.charged,
-        written_off: false,
-        created_at: ctx.now,
-        updated_at: ctx.now,
-    };
+    let (invoice, issue) = issued(input, checked, customer.id, kind, ctx.now)?;
+    let issue = [issue];
     let journal = Journal {
         customer_id: invoice.customer_id,
         currency: &invoice.currency,
@@ -310,6 +278,63 @@ pub(crate) async fn insert(
     }
     let invoice = shown;
     Ok(invoice)
+}
+
+/// A new invoice as [`insert`] writes it and its issue posting: the row carries its
+/// final balance (the posting already applied with `post_to`), so the entry needs no
+/// second write. The import's bulk path builds its rows with it too.
+pub(crate) fn issued(
+    input: &NewInvoice,
+    checked: Checked,
+    customer_id: Uuid,
+    kind: InvoiceKind,
+    now: DateTime<Utc>,
+) -> Result<(Invoice, ledger::Posting)> {
+    let entry_kind = match kind {
+        InvoiceKind::Invoice => EntryKind::InvoiceIssued,
+        InvoiceKind::NsfFee => EntryKind::NsfFee,
+        InvoiceKind::PlanFee => EntryKind::InvoiceIssued,
+    };
+    let id = Uuid::now_v7();
+    let issue = [ledger::issue(id, checked.amount, entry_kind)];
+    let mut states = [InvoiceState {
+        id,
+        customer_id,
+        currency: checked.currency.clone(),
+        due_date: checked.due_date,
+        balance: Decimal::ZERO,
+        charged: Decimal::ZERO,
+        written_off: false,
+        status: InvoiceStatus::Open,
+        touched: false,
+    }];
+    ledger::post_to(&mut states, &mut [], &issue)?;
+    let [state] = states;
+    let [issue] = issue;
+    let invoice = Invoice {
+        id,
+        number: checked.number,
+        external_id: input
+            .external_id
+            .as_deref()
+            .map(str::trim)
+            .map(str::to_owned),
+        customer_id,
+        kind,
+        issue_date: input.issue_date,
+        due_date: checked.due_date,
+        amount: checked.amount,
+        currency: checked.currency,
+        po_number: input.po_number.clone(),
+        project: input.project.clone(),
+        status: state.status,
+        open_balance: state.balance,
+        charged: state.charged,
+        written_off: false,
+        created_at: now,
+        updated_at: now,
+    };
+    Ok((invoice, issue))
 }
 
 async fn reload(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Invoice> {

@@ -2,7 +2,8 @@
 //! invoice, payment), each row in a savepoint of the batch's transaction: a refused row
 //! becomes row errors and rolls back alone, a re-imported row finds what it wrote and
 //! changes nothing, and an upsert that would change posted money is refused by the
-//! upsert itself (`posted_money_changed`), never rewritten.
+//! upsert itself (`posted_money_changed`), never rewritten. New invoices of an
+//! invoices import go the bulk path first ([`super::bulk`]); the rest come here.
 
 use std::collections::HashMap;
 
@@ -11,6 +12,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use super::layout::ImportKind;
 use super::rows::Checker;
 use super::rows::{CustomerRow, IbmRow, InvoiceRow, PaymentRow, Row, RowError};
 use crate::access::{Context, Visibility};
@@ -34,6 +36,8 @@ pub struct Tally {
     /// Rows refused; their errors are in `errors`.
     pub rejected: u64,
     pub errors: Vec<RowError>,
+    /// Rows written through the per-row path (a savepoint each); sizes the next batch.
+    pub per_row: u64,
 }
 
 impl Tally {
@@ -68,6 +72,21 @@ pub async fn write_rows(
 ) -> Result<()> {
     let mut customers_by_external = known_customers(conn, &rows).await?;
     let invoices_by_external = known_invoices(conn, &rows).await?;
+    let rows = if checker.kind() == ImportKind::Invoices {
+        super::bulk::write_new_invoices(
+            conn,
+            ctx,
+            visibility,
+            &customers_by_external,
+            &invoices_by_external,
+            rows,
+            tally,
+        )
+        .await?
+    } else {
+        rows
+    };
+    tally.per_row += u64::try_from(rows.len()).unwrap_or(u64::MAX);
     for row in rows {
         let line = row.line();
         let write = async |conn: &mut AsyncPgConnection| {
@@ -176,11 +195,11 @@ fn row_errors(line: u64, checker: &Checker, error: Error) -> Result<Vec<RowError
 
 /// A customer as rows refer to it: by external id.
 #[derive(Debug, Clone, Queryable)]
-struct KnownCustomer {
-    external_id: Option<String>,
-    id: Uuid,
-    assigned_collector_id: Option<Uuid>,
-    sales_rep_id: Option<Uuid>,
+pub(super) struct KnownCustomer {
+    pub(super) external_id: Option<String>,
+    pub(super) id: Uuid,
+    pub(super) assigned_collector_id: Option<Uuid>,
+    pub(super) sales_rep_id: Option<Uuid>,
 }
 
 async fn known_customers(
