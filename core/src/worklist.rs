@@ -543,8 +543,19 @@ pub fn rank(accounts: Vec<Account>, weights: &Weights, today: NaiveDate) -> Rank
             }
         }
     }
-    listed.sort_by(|(a, x), (b, y)| y.cmp(x).then(a.customer_id.cmp(&b.customer_id)));
-    excluded.sort_by_key(|(a, _)| a.customer_id);
+    // Sorted by key, then moved once: an account is a large value to shuffle about.
+    let mut order: Vec<(Decimal, Uuid, usize)> = listed
+        .iter()
+        .enumerate()
+        .map(|(i, (a, s))| (*s, a.customer_id, i))
+        .collect();
+    order.sort_unstable_by(|(x, a, _), (y, b, _)| y.cmp(x).then(a.cmp(b)));
+    let mut slots: Vec<Option<(Account, Decimal)>> = listed.into_iter().map(Some).collect();
+    let listed = order
+        .into_iter()
+        .filter_map(|(_, _, i)| slots.get_mut(i).and_then(Option::take))
+        .collect();
+    excluded.sort_unstable_by_key(|(a, _)| a.customer_id);
     (listed, excluded)
 }
 
