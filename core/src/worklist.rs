@@ -26,6 +26,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
+use diesel::deserialize::QueryableByName;
 use diesel::sql_types::{
     Array, BigInt, Date, Integer, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid,
 };
@@ -642,8 +643,10 @@ pub struct Worklist {
     pub excluded: Option<Vec<ExcludedRow>>,
 }
 
+/// The customer's own fields, read live by every worklist read (a standing never
+/// keeps them): [`LIVE_COLUMNS`] of `customers c`, with `$2` the instant.
 #[derive(diesel::QueryableByName)]
-struct CustomerRow {
+struct LiveRow {
     #[diesel(sql_type = SqlUuid)]
     id: Uuid,
     #[diesel(sql_type = Text)]
@@ -653,13 +656,54 @@ struct CustomerRow {
     #[diesel(sql_type = Nullable<SqlUuid>)]
     collector: Option<Uuid>,
     #[diesel(sql_type = Nullable<Text>)]
-    risk: Option<String>,
+    risk: Option<RiskRating>,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     bankrupt: bool,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     cease: bool,
     #[diesel(sql_type = Nullable<Text>)]
     hold: Option<String>,
+}
+
+const LIVE_COLUMNS: &str = "c.id, c.name, c.currency::text AS currency,
+    c.assigned_collector_id AS collector, c.risk_rating AS risk, c.bankrupt,
+    c.cease_communication AS cease,
+    CASE WHEN c.collection_hold_reason IS NOT NULL
+          AND (c.collection_hold_expires_at IS NULL OR c.collection_hold_expires_at > $2)
+         THEN c.collection_hold_reason END AS hold";
+
+impl LiveRow {
+    /// The account with the customer's own fields and nothing gathered yet.
+    fn account(self) -> Account {
+        Account {
+            customer_id: self.id,
+            name: self.name,
+            currency: self.currency,
+            collector_id: self.collector,
+            open_balance: Decimal::ZERO,
+            disputed: Decimal::ZERO,
+            overdue: Vec::new(),
+            oldest_days_past_due: 0,
+            promised_pending: Decimal::ZERO,
+            promised_today: Decimal::ZERO,
+            broken_promises: Vec::new(),
+            missed_installments: Vec::new(),
+            on_plan: Decimal::ZERO,
+            next_installment: None,
+            last_contact_on: None,
+            risk: self.risk,
+            tasks_due: 0,
+            hold: self.hold,
+            bankrupt: self.bankrupt,
+            cease_communication: self.cease,
+        }
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct CustomerRow {
+    #[diesel(embed)]
+    live: LiveRow,
     #[diesel(sql_type = Nullable<Date>)]
     last_contact: Option<NaiveDate>,
     #[diesel(sql_type = BigInt)]
@@ -739,33 +783,6 @@ fn scope(ctx: &Context, asked: Option<Uuid>) -> Result<Option<Uuid>> {
     }
 }
 
-/// Gathers the accounts of a collector (or all, for `None`) as of `now`, from every
-/// open invoice, promise, plan, activity and task (what a standing keeps).
-pub async fn accounts(
-    conn: &mut AsyncPgConnection,
-    collector: Option<Uuid>,
-    now: DateTime<Utc>,
-) -> Result<Vec<Account>> {
-    let of_customer = match collector {
-        Some(_) => "assigned_collector_id = $1",
-        None => "$1::uuid IS NULL",
-    };
-    let ids: Vec<Uuid> = diesel::sql_query(format!(
-        "SELECT id FROM customers WHERE {of_customer} ORDER BY id"
-    ))
-    .bind::<Nullable<SqlUuid>, _>(collector)
-    .load::<IdRow>(conn)
-    .await?
-    .into_iter()
-    .map(|r| r.id)
-    .collect();
-    Ok(accounts_of(conn, &ids, now)
-        .await?
-        .into_iter()
-        .map(|(a, _)| a)
-        .collect())
-}
-
 /// Midnight (UTC) starting `day`: when a figure that depends on the day changes.
 fn midnight(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(chrono::NaiveTime::MIN).and_utc()
@@ -831,20 +848,16 @@ pub async fn accounts_of(
     let (of_dispute, of_promise, of_plan) = (of("d"), of("p"), of("pp"));
     let of_customers = "SELECT c.id FROM customers c WHERE c.id = ANY($1)";
     let ids = ids.to_vec();
-    let customers: Vec<CustomerRow> = diesel::sql_query(
-        "SELECT c.id, c.name, c.currency::text AS currency, c.assigned_collector_id AS collector,
-                c.risk_rating AS risk, c.bankrupt, c.cease_communication AS cease,
-                CASE WHEN c.collection_hold_reason IS NOT NULL
-                      AND (c.collection_hold_expires_at IS NULL OR c.collection_hold_expires_at > $2)
-                     THEN c.collection_hold_reason END AS hold,
+    let customers: Vec<CustomerRow> = diesel::sql_query(format!(
+        "SELECT {LIVE_COLUMNS},
                 (SELECT (a.occurred_at AT TIME ZONE 'UTC')::date FROM activities a
                   WHERE a.customer_id = c.id AND a.kind <> 'note' AND a.actor_kind <> 'system'
                   ORDER BY a.occurred_at DESC LIMIT 1) AS last_contact,
                 (SELECT count(*) FROM tasks t WHERE t.customer_id = c.id AND t.status = 'open' AND t.due_on <= $3) AS tasks_due,
                 (SELECT min(t.due_on) FROM tasks t WHERE t.customer_id = c.id AND t.status = 'open' AND t.due_on > $3) AS next_task_on
            FROM customers c
-          WHERE c.id = ANY($1)",
-    )
+          WHERE c.id = ANY($1)"
+    ))
     .bind::<Array<SqlUuid>, _>(&ids)
     .bind::<Timestamptz, _>(now)
     .bind::<Date, _>(today)
@@ -909,33 +922,13 @@ pub async fn accounts_of(
     let mut by_id: HashMap<Uuid, Account> = HashMap::with_capacity(customers.len());
     let mut expiry: HashMap<Uuid, Option<DateTime<Utc>>> = HashMap::with_capacity(customers.len());
     for c in customers {
-        expiry.insert(c.id, c.next_task_on.map(midnight));
+        expiry.insert(c.live.id, c.next_task_on.map(midnight));
         by_id.insert(
-            c.id,
+            c.live.id,
             Account {
-                customer_id: c.id,
-                name: c.name,
-                currency: c.currency,
-                collector_id: c.collector,
-                open_balance: Decimal::ZERO,
-                disputed: Decimal::ZERO,
-                overdue: Vec::new(),
-                oldest_days_past_due: 0,
-                promised_pending: Decimal::ZERO,
-                promised_today: Decimal::ZERO,
-                broken_promises: Vec::new(),
-                missed_installments: Vec::new(),
-                on_plan: Decimal::ZERO,
-                next_installment: None,
                 last_contact_on: c.last_contact,
-                risk: c
-                    .risk
-                    .as_deref()
-                    .and_then(|r| RiskRating::ALL.iter().copied().find(|x| x.as_str() == r)),
                 tasks_due: c.tasks_due,
-                hold: c.hold,
-                bankrupt: c.bankrupt,
-                cease_communication: c.cease,
+                ..c.live.account()
             },
         );
     }
@@ -1119,22 +1112,8 @@ impl Standing {
 
 #[derive(diesel::QueryableByName)]
 struct StandingRow {
-    #[diesel(sql_type = SqlUuid)]
-    id: Uuid,
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Text)]
-    currency: String,
-    #[diesel(sql_type = Nullable<SqlUuid>)]
-    collector: Option<Uuid>,
-    #[diesel(sql_type = Nullable<Text>)]
-    risk: Option<String>,
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    bankrupt: bool,
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    cease: bool,
-    #[diesel(sql_type = Nullable<Text>)]
-    hold: Option<String>,
+    #[diesel(embed)]
+    live: LiveRow,
     /// The standing, when it is exact for now.
     #[diesel(sql_type = Nullable<Text>)]
     standing: Option<String>,
@@ -1166,11 +1145,7 @@ pub async fn standing_accounts(
         None => ("$1::uuid IS NULL", "TRUE"),
     };
     let rows: Vec<StandingRow> = diesel::sql_query(format!(
-        "SELECT c.id, c.name, c.currency::text AS currency, c.assigned_collector_id AS collector,
-                c.risk_rating AS risk, c.bankrupt, c.cease_communication AS cease,
-                CASE WHEN c.collection_hold_reason IS NOT NULL
-                      AND (c.collection_hold_expires_at IS NULL OR c.collection_hold_expires_at > $2)
-                     THEN c.collection_hold_reason END AS hold,
+        "SELECT {LIVE_COLUMNS},
                 CASE WHEN NOT s.dirty AND s.computed_on <= $3
                       AND (s.expires_at IS NULL OR s.expires_at > $2)
                      THEN s.standing::text END AS standing
@@ -1194,35 +1169,10 @@ pub async fn standing_accounts(
             .as_deref()
             .and_then(|t| serde_json::from_str::<Standing>(t).ok())
         else {
-            stale.push(r.id);
+            stale.push(r.live.id);
             continue;
         };
-        let live = Account {
-            customer_id: r.id,
-            name: r.name,
-            currency: r.currency,
-            collector_id: r.collector,
-            open_balance: Decimal::ZERO,
-            disputed: Decimal::ZERO,
-            overdue: Vec::new(),
-            oldest_days_past_due: 0,
-            promised_pending: Decimal::ZERO,
-            promised_today: Decimal::ZERO,
-            broken_promises: Vec::new(),
-            missed_installments: Vec::new(),
-            on_plan: Decimal::ZERO,
-            next_installment: None,
-            last_contact_on: None,
-            risk: r
-                .risk
-                .as_deref()
-                .and_then(|x| RiskRating::ALL.iter().copied().find(|k| k.as_str() == x)),
-            tasks_due: 0,
-            hold: r.hold,
-            bankrupt: r.bankrupt,
-            cease_communication: r.cease,
-        };
-        out.push(standing.account(live, today));
+        out.push(standing.account(r.live.account(), today));
     }
     if !stale.is_empty() {
         stale.sort_unstable();
