@@ -98,7 +98,7 @@ pub(crate) async fn enqueue(
 /// [`enqueue`] for a job about one thing (`("customer", id)`): the handler reads the
 /// subject from the job row, since messages carry the job id only.
 /// What depends on cash moving on invoices: the job kind to queue about their customer,
-/// and the query on `$6` (the invoice ids) that finds something live depending on them.
+/// and the query on `$5` (the invoice ids) that finds something live depending on them.
 type CashDependent = (JobKind, &'static str);
 
 const AFTER_CASH: [CashDependent; 2] = [
@@ -116,7 +116,7 @@ static AFTER_CASH_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
         .iter()
         .enumerate()
         .map(|(i, (_, live))| {
-            let first = 7 + 3 * i;
+            let first = 6 + 3 * i;
             format!(
                 "SELECT ${}::uuid, ${}::text, ${}::text WHERE EXISTS ({live})",
                 first,
@@ -130,10 +130,10 @@ static AFTER_CASH_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
          j AS (
             INSERT INTO jobs (id, kind, status, actor_kind, created_by, created_at, updated_at,
                               subject_type, subject_id)
-            SELECT id, kind, 'queued', $2, $3, $4, $4, 'customer', $5 FROM wanted
+            SELECT id, kind, 'queued', $1, $2, $3, $3, 'customer', $4 FROM wanted
             RETURNING id)
          INSERT INTO outbox (queue, job_id, created_at)
-         SELECT w.queue, j.id, $4 FROM j JOIN wanted w ON w.id = j.id",
+         SELECT w.queue, j.id, $3 FROM j JOIN wanted w ON w.id = j.id",
         wanted.join(" UNION ALL ")
     )
 });
@@ -152,8 +152,6 @@ pub(crate) fn enqueue_after_cash<'a>(
     let mut c: &AsyncPgConnection = conn;
     let [(promise, _), (plan, _)] = AFTER_CASH;
     crate::db::prepared(AFTER_CASH_SQL.as_str())
-        // $1 is unused; the kinds' own binds start at $7.
-        .bind::<SqlUuid, _>(Uuid::nil())
         .bind::<Text, _>(ctx.actor.kind())
         .bind::<Nullable<SqlUuid>, _>(ctx.actor.id())
         .bind::<Timestamptz, _>(ctx.now)

@@ -952,11 +952,11 @@ pub async fn list(
     })
 }
 
-/// Running plans covering any of the invoices `$6`: cash moving on those invoices
+/// Running plans covering any of the invoices `$5`: cash moving on those invoices
 /// queues the tracking of the customer's plans (`job::enqueue_after_cash`).
 pub(crate) const LIVE_ON_INVOICES: &str =
     "SELECT 1 FROM payment_plan_invoices ppi JOIN payment_plans pp ON pp.id = ppi.plan_id
-      WHERE ppi.invoice_id = ANY($6) AND pp.status IN ('approved', 'active', 'completed')";
+      WHERE ppi.invoice_id = ANY($5) AND pp.status IN ('approved', 'active', 'completed')";
 
 /// What a tracking run changed.
 #[derive(Debug, Clone, Default, Serialize)]

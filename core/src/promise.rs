@@ -519,11 +519,11 @@ pub async fn list(
     })
 }
 
-/// Live promises naming any of the invoices `$6`: cash moving on those invoices queues
+/// Live promises naming any of the invoices `$5`: cash moving on those invoices queues
 /// an evaluation of the customer's promises (`job::enqueue_after_cash`).
 pub(crate) const LIVE_ON_INVOICES: &str =
     "SELECT 1 FROM promise_invoices pi JOIN promises p ON p.id = pi.promise_id
-      WHERE pi.invoice_id = ANY($6) AND p.status IN ('open', 'kept', 'partially_kept')";
+      WHERE pi.invoice_id = ANY($5) AND p.status IN ('open', 'kept', 'partially_kept')";
 
 /// What an evaluation changed.
 #[derive(Debug, Clone, Default, Serialize)]

@@ -71,6 +71,16 @@ fn unreadable() -> ApiError {
     )
 }
 
+/// A piece of the file, counted against the cap: refused once `seen` passes `max`.
+fn counted(seen: &mut u64, max: u64, bytes: Bytes) -> Result<Piece<Bytes>, ApiError> {
+    *seen = seen.saturating_add(u64::try_from(bytes.len()).unwrap_or(u64::MAX));
+    if *seen > max {
+        Err(too_large(max))
+    } else {
+        Ok(Piece::Data(bytes))
+    }
+}
+
 /// Feeds a `text/csv` body into the channel, refusing it past `max` bytes.
 async fn pump_csv(
     mut body: web::Payload,
@@ -80,14 +90,7 @@ async fn pump_csv(
     let mut seen = 0_u64;
     while let Some(chunk) = body.next().await {
         let piece = match chunk {
-            Ok(bytes) => {
-                seen += u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-                if seen > max {
-                    Err(too_large(max))
-                } else {
-                    Ok(Piece::Data(bytes))
-                }
-            }
+            Ok(bytes) => counted(&mut seen, max, bytes),
             Err(_) => Err(unreadable()),
         };
         let stop = piece.is_err();
@@ -124,14 +127,7 @@ async fn pump_form(
             }
             while let Some(chunk) = part.next().await {
                 let piece = match chunk {
-                    Ok(bytes) => {
-                        seen += u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-                        if seen > max {
-                            Err(too_large(max))
-                        } else {
-                            Ok(Piece::Data(bytes))
-                        }
-                    }
+                    Ok(bytes) => counted(&mut seen, max, bytes),
                     Err(e) => Err(bad(e.to_string())),
                 };
                 let stop = piece.is_err();
