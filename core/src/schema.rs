@@ -539,6 +539,18 @@ diesel::table! {
         expires_at -> Nullable<Timestamptz>,
         standing -> Nullable<Json>,
         collector_id -> Nullable<Uuid>,
+        open_balance -> Nullable<Numeric>,
+        disputed -> Nullable<Numeric>,
+        collectible_overdue -> Nullable<Numeric>,
+        overdue_buckets -> Nullable<Array<Nullable<Text>>>,
+        oldest_due_on -> Nullable<Date>,
+        promised_pending -> Nullable<Numeric>,
+        promised_today -> Nullable<Numeric>,
+        broken_promises -> Nullable<Int4>,
+        missed_installments -> Nullable<Int4>,
+        on_plan -> Nullable<Numeric>,
+        last_contact_on -> Nullable<Date>,
+        tasks_due -> Nullable<Int4>,
     }
 }
 

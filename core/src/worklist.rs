@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use diesel::deserialize::QueryableByName;
 use diesel::sql_types::{
-    Array, BigInt, Date, Integer, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid,
+    Array, BigInt, Bool, Date, Integer, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid,
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
@@ -211,6 +211,63 @@ impl Account {
     fn past_due_invoices(&self) -> i64 {
         self.overdue.iter().map(|b| b.invoices).sum()
     }
+
+    /// What ranking needs of the account.
+    pub fn figures(&self) -> Figures {
+        Figures {
+            customer_id: self.customer_id,
+            currency: self.currency.clone(),
+            open_balance: self.open_balance,
+            disputed: self.disputed,
+            collectible_overdue: self.collectible_overdue(),
+            overdue_buckets: self
+                .overdue
+                .iter()
+                .filter(|b| b.invoices > 0)
+                .map(|b| b.bucket.clone())
+                .collect(),
+            oldest_days_past_due: self.oldest_days_past_due,
+            promised_pending: self.promised_pending,
+            promised_today: self.promised_today,
+            broken_promises: i64::try_from(self.broken_promises.len()).unwrap_or(i64::MAX),
+            missed_installments: i64::try_from(self.missed_installments.len()).unwrap_or(i64::MAX),
+            on_plan: self.on_plan,
+            last_contact_on: self.last_contact_on,
+            risk: self.risk,
+            tasks_due: self.tasks_due,
+            held: self.hold.is_some(),
+            bankrupt: self.bankrupt,
+            cease_communication: self.cease_communication,
+        }
+    }
+}
+
+/// The figures of an account that decide whether it is listed, where, and whether a
+/// filter keeps it: an [`Account`] without the words and lists that only a shown row
+/// needs. A read ranks thousands of these (kept as columns of their standings) and
+/// reads whole accounts for one page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Figures {
+    pub customer_id: Uuid,
+    pub currency: String,
+    pub open_balance: Decimal,
+    pub disputed: Decimal,
+    /// [`Account::collectible_overdue`].
+    pub collectible_overdue: Decimal,
+    /// The buckets holding past-due invoices.
+    pub overdue_buckets: Vec<String>,
+    pub oldest_days_past_due: i64,
+    pub promised_pending: Decimal,
+    pub promised_today: Decimal,
+    pub broken_promises: i64,
+    pub missed_installments: i64,
+    pub on_plan: Decimal,
+    pub last_contact_on: Option<NaiveDate>,
+    pub risk: Option<RiskRating>,
+    pub tasks_due: i64,
+    pub held: bool,
+    pub bankrupt: bool,
+    pub cease_communication: bool,
 }
 
 /// One factor's share of a score.
@@ -302,8 +359,8 @@ fn on_plan_note(a: &Account) -> Option<String> {
 }
 
 /// Why the account is not on today's list, if it is not.
-pub fn exclusion(a: &Account) -> Option<Exclusion> {
-    if a.hold.is_some() {
+pub fn exclusion(a: &Figures) -> Option<Exclusion> {
+    if a.held {
         return Some(Exclusion::OnHold);
     }
     if a.bankrupt {
@@ -318,17 +375,17 @@ pub fn exclusion(a: &Account) -> Option<Exclusion> {
     }
     let urgent = a.tasks_due > 0
         || a.promised_today > Decimal::ZERO
-        || !a.broken_promises.is_empty()
-        || !a.missed_installments.is_empty();
+        || a.broken_promises > 0
+        || a.missed_installments > 0;
     // What is chased: the collectible balance less what a plan being kept covers.
     let chased = collectible - a.on_plan;
     if chased > Decimal::ZERO && a.promised_pending >= chased && !urgent {
         return Some(Exclusion::PromisedNotDue);
     }
-    if a.on_plan > Decimal::ZERO && a.collectible_overdue() <= Decimal::ZERO && !urgent {
+    if a.on_plan > Decimal::ZERO && a.collectible_overdue <= Decimal::ZERO && !urgent {
         return Some(Exclusion::OnPlan);
     }
-    if a.collectible_overdue() <= Decimal::ZERO && !urgent {
+    if a.collectible_overdue <= Decimal::ZERO && !urgent {
         return Some(Exclusion::NothingDue);
     }
     None
@@ -336,7 +393,7 @@ pub fn exclusion(a: &Account) -> Option<Exclusion> {
 
 /// The measures the weights apply to, by factor.
 fn measures<'w>(
-    a: &Account,
+    a: &Figures,
     weights: &'w Weights,
     today: NaiveDate,
 ) -> [(&'static str, &'w Weight, Decimal); 9] {
@@ -351,7 +408,7 @@ fn measures<'w>(
         (
             "overdue_amount",
             &weights.overdue_amount,
-            a.collectible_overdue() / thousand,
+            a.collectible_overdue / thousand,
         ),
         (
             "days_past_due",
@@ -361,7 +418,7 @@ fn measures<'w>(
         (
             "broken_promises",
             &weights.broken_promises,
-            Decimal::from(a.broken_promises.len()),
+            Decimal::from(a.broken_promises),
         ),
         (
             "promise_due_today",
@@ -375,12 +432,12 @@ fn measures<'w>(
         (
             "missed_installments",
             &weights.missed_installments,
-            Decimal::from(a.missed_installments.len()),
+            Decimal::from(a.missed_installments),
         ),
         (
             "days_since_contact",
             &weights.days_since_contact,
-            Decimal::from(contact_days(a, today)),
+            Decimal::from(contact_days(a.last_contact_on, today)),
         ),
         ("risk", &weights.risk, Decimal::from(risk_steps)),
         (
@@ -392,13 +449,12 @@ fn measures<'w>(
     ]
 }
 
-fn contact_days(a: &Account, today: NaiveDate) -> i64 {
-    a.last_contact_on
-        .map_or(30, |d| (today - d).num_days().clamp(0, 30))
+fn contact_days(last_contact_on: Option<NaiveDate>, today: NaiveDate) -> i64 {
+    last_contact_on.map_or(30, |d| (today - d).num_days().clamp(0, 30))
 }
 
 /// The score alone: what ranking needs, without the words.
-pub fn points_of(a: &Account, weights: &Weights, today: NaiveDate) -> Decimal {
+pub fn points_of(a: &Figures, weights: &Weights, today: NaiveDate) -> Decimal {
     measures(a, weights, today)
         .iter()
         .map(|(_, weight, measure)| points(weight, *measure))
@@ -408,7 +464,7 @@ pub fn points_of(a: &Account, weights: &Weights, today: NaiveDate) -> Decimal {
 /// Scores an account with the weights, as of `today`: the score, its components, the
 /// reasons in words and the next action.
 pub fn score(a: &Account, weights: &Weights, today: NaiveDate) -> Scored {
-    let components: Vec<Component> = measures(a, weights, today)
+    let components: Vec<Component> = measures(&a.figures(), weights, today)
         .iter()
         .map(|(factor, weight, measure)| Component {
             factor: (*factor).to_owned(),
@@ -429,7 +485,7 @@ pub fn score(a: &Account, weights: &Weights, today: NaiveDate) -> Scored {
 /// Why the account is on the list, in words, most pressing first.
 pub fn reasons(a: &Account, today: NaiveDate) -> Vec<String> {
     let overdue = a.collectible_overdue();
-    let contact_days = contact_days(a, today);
+    let contact_days = contact_days(a.last_contact_on, today);
     let mut reasons = Vec::new();
     if a.promised_today > Decimal::ZERO {
         reasons.push(format!(
@@ -519,7 +575,7 @@ pub fn next_action(a: &Account, today: NaiveDate) -> NextAction {
         NextAction::CallAboutMissedInstallment
     } else if a.tasks_due > 0 {
         NextAction::DoDueTask
-    } else if contact_days(a, today) >= 7 {
+    } else if contact_days(a.last_contact_on, today) >= 7 {
         NextAction::Call
     } else {
         NextAction::SendReminder
@@ -527,12 +583,12 @@ pub fn next_action(a: &Account, today: NaiveDate) -> NextAction {
 }
 
 /// Accounts with their scores, highest first, and the accounts left out with why.
-pub type Ranked = (Vec<(Account, Decimal)>, Vec<(Account, Exclusion)>);
+pub type Ranked = (Vec<(Figures, Decimal)>, Vec<(Figures, Exclusion)>);
 
 /// The list: accounts by score, highest first (ties by customer id), and the excluded.
 /// Only the score is computed; `score` gives the components and words of the rows
 /// shown (a collector has thousands of accounts and sees a page of them).
-pub fn rank(accounts: Vec<Account>, weights: &Weights, today: NaiveDate) -> Ranked {
+pub fn rank(accounts: Vec<Figures>, weights: &Weights, today: NaiveDate) -> Ranked {
     let mut listed = Vec::new();
     let mut excluded = Vec::new();
     for a in accounts {
@@ -544,18 +600,7 @@ pub fn rank(accounts: Vec<Account>, weights: &Weights, today: NaiveDate) -> Rank
             }
         }
     }
-    // Sorted by key, then moved once: an account is a large value to shuffle about.
-    let mut order: Vec<(Decimal, Uuid, usize)> = listed
-        .iter()
-        .enumerate()
-        .map(|(i, (a, s))| (*s, a.customer_id, i))
-        .collect();
-    order.sort_unstable_by(|(x, a, _), (y, b, _)| y.cmp(x).then(a.cmp(b)));
-    let mut slots: Vec<Option<(Account, Decimal)>> = listed.into_iter().map(Some).collect();
-    let listed = order
-        .into_iter()
-        .filter_map(|(_, _, i)| slots.get_mut(i).and_then(Option::take))
-        .collect();
+    listed.sort_unstable_by(|(x, s), (y, t)| t.cmp(s).then(x.customer_id.cmp(&y.customer_id)));
     excluded.sort_unstable_by_key(|(a, _)| a.customer_id);
     (listed, excluded)
 }
@@ -665,12 +710,22 @@ struct LiveRow {
     hold: Option<String>,
 }
 
-const LIVE_COLUMNS: &str = "c.id, c.name, c.currency::text AS currency,
+/// Whether the customer's collection hold is in force at `$2`.
+macro_rules! hold_in_force {
+    () => {
+        "c.collection_hold_reason IS NOT NULL
+          AND (c.collection_hold_expires_at IS NULL OR c.collection_hold_expires_at > $2)"
+    };
+}
+
+const LIVE_COLUMNS: &str = concat!(
+    "c.id, c.name, c.currency::text AS currency,
     c.assigned_collector_id AS collector, c.risk_rating AS risk, c.bankrupt,
     c.cease_communication AS cease,
-    CASE WHEN c.collection_hold_reason IS NOT NULL
-          AND (c.collection_hold_expires_at IS NULL OR c.collection_hold_expires_at > $2)
-         THEN c.collection_hold_reason END AS hold";
+    CASE WHEN ",
+    hold_in_force!(),
+    " THEN c.collection_hold_reason END AS hold"
+);
 
 impl LiveRow {
     /// The account with the customer's own fields and nothing gathered yet.
@@ -1114,9 +1169,84 @@ impl Standing {
 struct StandingRow {
     #[diesel(embed)]
     live: LiveRow,
-    /// The standing, when it is exact for now.
     #[diesel(sql_type = Nullable<Text>)]
     standing: Option<String>,
+}
+
+/// A customer's live fields that ranking needs, and its standing's figures when the
+/// standing is exact for now (`fresh`).
+#[derive(diesel::QueryableByName)]
+struct FiguresRow {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Text)]
+    currency: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    risk: Option<RiskRating>,
+    #[diesel(sql_type = Bool)]
+    held: bool,
+    #[diesel(sql_type = Bool)]
+    bankrupt: bool,
+    #[diesel(sql_type = Bool)]
+    cease: bool,
+    #[diesel(sql_type = Nullable<Bool>)]
+    fresh: Option<bool>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    open_balance: Option<Decimal>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    disputed: Option<Decimal>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    collectible_overdue: Option<Decimal>,
+    #[diesel(sql_type = Nullable<Array<Text>>)]
+    overdue_buckets: Option<Vec<String>>,
+    #[diesel(sql_type = Nullable<Date>)]
+    oldest_due_on: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    promised_pending: Option<Decimal>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    promised_today: Option<Decimal>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    broken_promises: Option<i32>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    missed_installments: Option<i32>,
+    #[diesel(sql_type = Nullable<Numeric>)]
+    on_plan: Option<Decimal>,
+    #[diesel(sql_type = Nullable<Date>)]
+    last_contact_on: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    tasks_due: Option<i32>,
+}
+
+impl FiguresRow {
+    /// The figures on `today`, if the standing is fresh and has them (one computed
+    /// before they were kept has not).
+    fn figures(self, today: NaiveDate) -> Option<Figures> {
+        if self.fresh != Some(true) {
+            return None;
+        }
+        Some(Figures {
+            customer_id: self.id,
+            currency: self.currency,
+            open_balance: self.open_balance?,
+            disputed: self.disputed?,
+            collectible_overdue: self.collectible_overdue?,
+            overdue_buckets: self.overdue_buckets?,
+            oldest_days_past_due: self
+                .oldest_due_on
+                .map_or(0, |d| (today - d).num_days().max(0)),
+            promised_pending: self.promised_pending?,
+            promised_today: self.promised_today?,
+            broken_promises: i64::from(self.broken_promises?),
+            missed_installments: i64::from(self.missed_installments?),
+            on_plan: self.on_plan?,
+            last_contact_on: self.last_contact_on,
+            risk: self.risk,
+            tasks_due: i64::from(self.tasks_due?),
+            held: self.held,
+            bankrupt: self.bankrupt,
+            cease_communication: self.cease,
+        })
+    }
 }
 
 #[derive(diesel::QueryableByName)]
@@ -1127,13 +1257,14 @@ struct VersionRow {
     version: i64,
 }
 
-/// The accounts of a collector (or all) as of `now`, from their standings; those
-/// missing, dirty or expired are gathered afresh (`refresh`) and saved.
-pub async fn standing_accounts(
+/// The figures of a collector's accounts (or all) as of `now`, from their standings;
+/// those missing, dirty or expired are gathered afresh (`refresh`) and saved, and
+/// their whole accounts are returned too.
+async fn standing_figures(
     conn: &mut AsyncPgConnection,
     collector: Option<Uuid>,
     now: DateTime<Utc>,
-) -> Result<Vec<Account>> {
+) -> Result<(Vec<Figures>, HashMap<Uuid, Account>)> {
     let today = now.date_naive();
     let (of_customer, of_standing) = match collector {
         Some(_) => (
@@ -1144,16 +1275,20 @@ pub async fn standing_accounts(
         ),
         None => ("$1::uuid IS NULL", "TRUE"),
     };
-    let rows: Vec<StandingRow> = diesel::sql_query(format!(
-        "SELECT {LIVE_COLUMNS},
-                CASE WHEN NOT s.dirty AND s.computed_on <= $3
-                      AND (s.expires_at IS NULL OR s.expires_at > $2)
-                     THEN s.standing::text END AS standing
+    // Prepared: its planning cost as much as a tenth of a read.
+    let rows: Vec<FiguresRow> = crate::db::prepared(format!(
+        "SELECT c.id, c.currency::text AS currency, c.risk_rating AS risk,
+                ({held}) AS held, c.bankrupt, c.cease_communication AS cease,
+                NOT s.dirty AND s.computed_on <= $3
+                    AND (s.expires_at IS NULL OR s.expires_at > $2) AS fresh,
+                s.open_balance, s.disputed, s.collectible_overdue, s.overdue_buckets,
+                s.oldest_due_on, s.promised_pending, s.promised_today, s.broken_promises,
+                s.missed_installments, s.on_plan, s.last_contact_on, s.tasks_due
            FROM customers c
-           LEFT JOIN (SELECT x.customer_id, x.dirty, x.computed_on, x.expires_at, x.standing
-                        FROM account_standings x WHERE {of_standing}) s
+           LEFT JOIN (SELECT x.* FROM account_standings x WHERE {of_standing}) s
                   ON s.customer_id = c.id
-          WHERE {of_customer}"
+          WHERE {of_customer}",
+        held = hold_in_force!()
     ))
     .bind::<Nullable<SqlUuid>, _>(collector)
     .bind::<Timestamptz, _>(now)
@@ -1163,35 +1298,167 @@ pub async fn standing_accounts(
     let mut out = Vec::with_capacity(rows.len());
     let mut stale = Vec::new();
     for r in rows {
+        let id = r.id;
+        match r.figures(today) {
+            Some(f) => out.push(f),
+            None => stale.push(id),
+        }
+    }
+    let fresh = refreshed(conn, stale, now).await?;
+    out.extend(fresh.iter().map(Account::figures));
+    Ok((out, fresh.into_iter().map(|a| (a.customer_id, a)).collect()))
+}
+
+/// The accounts of `ids` (sorted), recomputed and saved.
+async fn refreshed(
+    conn: &mut AsyncPgConnection,
+    ids: Vec<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Account>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    match refresh(conn, &ids, now).await {
+        Ok(fresh) => Ok(fresh),
+        Err(e) => {
+            // Saving is a cache fill: serve the figures even if it failed (a
+            // deadlock with a concurrent refresh, say).
+            tracing::warn!("worklist: standings not saved: {e}");
+            Ok(accounts_of(conn, &ids, now)
+                .await?
+                .into_iter()
+                .map(|(a, _)| a)
+                .collect())
+        }
+    }
+}
+
+/// The whole accounts of `ids` (the rows a page shows) as of `now`: those in `known`
+/// as they are, the others from their standings, as ranked a moment before (a
+/// standing a write has since dirtied is still the one its rank came from; the next
+/// read has the change).
+async fn page_accounts(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+    mut known: HashMap<Uuid, Account>,
+    now: DateTime<Utc>,
+) -> Result<HashMap<Uuid, Account>> {
+    let wanted: Vec<Uuid> = ids
+        .iter()
+        .filter(|id| !known.contains_key(id))
+        .copied()
+        .collect();
+    if wanted.is_empty() {
+        return Ok(known);
+    }
+    let today = now.date_naive();
+    let rows: Vec<StandingRow> = crate::db::prepared(format!(
+        "SELECT {LIVE_COLUMNS}, s.standing::text AS standing
+           FROM customers c
+           LEFT JOIN account_standings s ON s.customer_id = c.id
+          WHERE c.id = ANY($1)"
+    ))
+    .bind::<Array<SqlUuid>, _>(&wanted)
+    .bind::<Timestamptz, _>(now)
+    .load(conn)
+    .await?;
+    let mut stale = Vec::new();
+    for r in rows {
         // A standing that does not parse (kept by another version) is recomputed.
-        let Some(standing) = r
+        match r
             .standing
             .as_deref()
             .and_then(|t| serde_json::from_str::<Standing>(t).ok())
-        else {
-            stale.push(r.live.id);
-            continue;
-        };
-        out.push(standing.account(r.live.account(), today));
-    }
-    if !stale.is_empty() {
-        stale.sort_unstable();
-        match refresh(conn, &stale, now).await {
-            Ok(fresh) => out.extend(fresh),
-            Err(e) => {
-                // Saving is a cache fill: serve the figures even if it failed (a
-                // deadlock with a concurrent refresh, say).
-                tracing::warn!("worklist: standings not saved: {e}");
-                out.extend(
-                    accounts_of(conn, &stale, now)
-                        .await?
-                        .into_iter()
-                        .map(|(a, _)| a),
-                );
+        {
+            Some(standing) => {
+                let a = standing.account(r.live.account(), today);
+                known.insert(a.customer_id, a);
             }
+            None => stale.push(r.live.id),
         }
     }
-    Ok(out)
+    stale.sort_unstable();
+    for a in refreshed(conn, stale, now).await? {
+        known.insert(a.customer_id, a);
+    }
+    Ok(known)
+}
+
+/// The standings of a refresh, a column each, to be saved in one statement.
+#[derive(Default)]
+struct Saved {
+    keys: Vec<Uuid>,
+    versions: Vec<i64>,
+    expires: Vec<Option<DateTime<Utc>>>,
+    standings: Vec<String>,
+    figures: FigureColumns,
+}
+
+#[derive(Default)]
+struct FigureColumns {
+    open_balance: Vec<Decimal>,
+    disputed: Vec<Decimal>,
+    collectible_overdue: Vec<Decimal>,
+    overdue_buckets: Vec<String>,
+    oldest_due_on: Vec<Option<NaiveDate>>,
+    promised_pending: Vec<Decimal>,
+    promised_today: Vec<Decimal>,
+    broken_promises: Vec<i32>,
+    missed_installments: Vec<i32>,
+    on_plan: Vec<Decimal>,
+    last_contact_on: Vec<Option<NaiveDate>>,
+    tasks_due: Vec<i32>,
+}
+
+/// A PostgreSQL array literal of bucket labels (digits, `-` and `+`: nothing to quote,
+/// but quoted all the same).
+fn text_array(items: &[String]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|i| format!("\"{}\"", i.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("{{{}}}", quoted.join(","))
+}
+
+impl Saved {
+    fn push(
+        &mut self,
+        a: &Account,
+        version: i64,
+        expires: Option<DateTime<Utc>>,
+        today: NaiveDate,
+    ) -> Result<()> {
+        let standing = Standing::of(a, today);
+        let count = |n: usize| {
+            i32::try_from(n).map_err(|_| Error::Internal("standing: count out of range".into()))
+        };
+        let f = a.figures();
+        let c = &mut self.figures;
+        c.open_balance.push(f.open_balance);
+        c.disputed.push(f.disputed);
+        c.collectible_overdue.push(f.collectible_overdue);
+        c.overdue_buckets.push(text_array(&f.overdue_buckets));
+        c.oldest_due_on.push(standing.oldest_due_on);
+        c.promised_pending.push(f.promised_pending);
+        c.promised_today.push(f.promised_today);
+        c.broken_promises.push(count(a.broken_promises.len())?);
+        c.missed_installments
+            .push(count(a.missed_installments.len())?);
+        c.on_plan.push(f.on_plan);
+        c.last_contact_on.push(f.last_contact_on);
+        c.tasks_due.push(
+            i32::try_from(f.tasks_due)
+                .map_err(|_| Error::Internal("standing: count out of range".into()))?,
+        );
+        self.standings.push(
+            serde_json::to_string(&standing)
+                .map_err(|e| Error::Internal(format!("standing: {e}")))?,
+        );
+        self.keys.push(a.customer_id);
+        self.versions.push(version);
+        self.expires.push(expires);
+        Ok(())
+    }
 }
 
 /// Recomputes and saves the standings of `ids` (sorted) as of `now`; returns their
@@ -1227,37 +1494,60 @@ pub async fn refresh(
     let mut computed = accounts_of(conn, &ids, now).await?;
     computed.sort_by_key(|(a, _)| a.customer_id);
     let today = now.date_naive();
-    let (mut keys, mut vers, mut expires, mut standings) = (
-        Vec::with_capacity(computed.len()),
-        Vec::with_capacity(computed.len()),
-        Vec::with_capacity(computed.len()),
-        Vec::with_capacity(computed.len()),
-    );
+    let mut saved = Saved::default();
     for (a, e) in &computed {
         let Some(v) = versions.get(&a.customer_id) else {
             continue;
         };
-        let json = serde_json::to_string(&Standing::of(a, today))
-            .map_err(|e| Error::Internal(format!("standing: {e}")))?;
-        keys.push(a.customer_id);
-        vers.push(*v);
-        expires.push(*e);
-        standings.push(json);
+        saved.push(a, *v, *e, today)?;
     }
+    let Saved {
+        keys,
+        versions,
+        expires,
+        standings,
+        figures,
+    } = saved;
+    // Array columns are sent as one text each (`{…}`): unnest of a two-dimensional
+    // array would flatten them.
     diesel::sql_query(
         "UPDATE account_standings s
             SET dirty = FALSE, computed_on = $2, expires_at = v.expires_at, standing = v.standing::json,
-                collector_id = c.assigned_collector_id
-           FROM unnest($1::uuid[], $3::bigint[], $4::timestamptz[], $5::text[])
-                AS v(customer_id, version, expires_at, standing)
+                collector_id = c.assigned_collector_id,
+                open_balance = v.open_balance, disputed = v.disputed,
+                collectible_overdue = v.collectible_overdue,
+                overdue_buckets = v.overdue_buckets::text[], oldest_due_on = v.oldest_due_on,
+                promised_pending = v.promised_pending, promised_today = v.promised_today,
+                broken_promises = v.broken_promises, missed_installments = v.missed_installments,
+                on_plan = v.on_plan, last_contact_on = v.last_contact_on, tasks_due = v.tasks_due
+           FROM unnest($1::uuid[], $3::bigint[], $4::timestamptz[], $5::text[],
+                       $6::numeric[], $7::numeric[], $8::numeric[], $9::text[], $10::date[],
+                       $11::numeric[], $12::numeric[], $13::int[], $14::int[], $15::numeric[],
+                       $16::date[], $17::int[])
+                AS v(customer_id, version, expires_at, standing,
+                     open_balance, disputed, collectible_overdue, overdue_buckets, oldest_due_on,
+                     promised_pending, promised_today, broken_promises, missed_installments, on_plan,
+                     last_contact_on, tasks_due)
            JOIN customers c ON c.id = v.customer_id
           WHERE s.customer_id = v.customer_id AND s.version = v.version",
     )
     .bind::<Array<SqlUuid>, _>(&keys)
     .bind::<Date, _>(today)
-    .bind::<Array<BigInt>, _>(&vers)
+    .bind::<Array<BigInt>, _>(&versions)
     .bind::<Array<Nullable<Timestamptz>>, _>(&expires)
     .bind::<Array<Text>, _>(&standings)
+    .bind::<Array<Numeric>, _>(&figures.open_balance)
+    .bind::<Array<Numeric>, _>(&figures.disputed)
+    .bind::<Array<Numeric>, _>(&figures.collectible_overdue)
+    .bind::<Array<Text>, _>(&figures.overdue_buckets)
+    .bind::<Array<Nullable<Date>>, _>(&figures.oldest_due_on)
+    .bind::<Array<Numeric>, _>(&figures.promised_pending)
+    .bind::<Array<Numeric>, _>(&figures.promised_today)
+    .bind::<Array<Integer>, _>(&figures.broken_promises)
+    .bind::<Array<Integer>, _>(&figures.missed_installments)
+    .bind::<Array<Numeric>, _>(&figures.on_plan)
+    .bind::<Array<Nullable<Date>>, _>(&figures.last_contact_on)
+    .bind::<Array<Integer>, _>(&figures.tasks_due)
     .execute(conn)
     .await?;
     Ok(computed.into_iter().map(|(a, _)| a).collect())
@@ -1316,25 +1606,22 @@ pub async fn worklist(
     }
     let weights: Weights = setting::load(conn).await?;
     let today = ctx.now.date_naive();
-    let accounts = standing_accounts(conn, collector, ctx.now).await?;
-    let (listed, excluded) = rank(accounts, &weights, today);
-    let keep = |a: &Account| {
+    let (figures, known) = standing_figures(conn, collector, ctx.now).await?;
+    let (listed, excluded) = rank(figures, &weights, today);
+    let keep = |a: &Figures| {
         query
             .currency
             .as_deref()
             .is_none_or(|c| a.currency.eq_ignore_ascii_case(c))
-            && query
-                .min_amount
-                .is_none_or(|m| a.collectible_overdue() >= m)
+            && query.min_amount.is_none_or(|m| a.collectible_overdue >= m)
             && query.has_task_due.is_none_or(|t| t == (a.tasks_due > 0))
             && query
                 .bucket
                 .as_deref()
-                .is_none_or(|b| a.overdue.iter().any(|f| f.bucket == b && f.invoices > 0))
+                .is_none_or(|b| a.overdue_buckets.iter().any(|f| f == b))
     };
-    // Only the page is scored in full (components, words): ranking needs the score.
-    let rows: Vec<WorklistRow> = listed
-        .into_iter()
+    let page_rows: Vec<(usize, Uuid)> = listed
+        .iter()
         .filter(|(a, _)| keep(a))
         .enumerate()
         .filter(|(_, (a, points))| match &page.after {
@@ -1342,60 +1629,88 @@ pub async fn worklist(
             Some((after, id)) => *points < *after || (*points == *after && a.customer_id > *id),
         })
         .take(usize::try_from(page.fetch()).unwrap_or(usize::MAX))
-        .map(|(i, (a, _))| {
-            let s = score(&a, &weights, today);
-            WorklistRow {
-                rank: i64::try_from(i).unwrap_or(i64::MAX).saturating_add(1),
-                customer_id: a.customer_id,
-                customer_name: a.name.clone(),
-                currency: a.currency.clone(),
-                score: s.score,
-                components: s.components,
-                next_action: s.next_action,
-                reasons: s.reasons,
-                collectible_overdue: money::in_minor_units(a.collectible_overdue(), &a.currency),
-                open_balance: money::in_minor_units(a.open_balance, &a.currency),
-                disputed: money::in_minor_units(a.disputed, &a.currency),
-                overdue_by_bucket: a
-                    .overdue
-                    .iter()
-                    .map(|b| BucketFigure {
-                        bucket: b.bucket.clone(),
-                        invoices: b.invoices,
-                        collectible: money::in_minor_units(b.collectible, &a.currency),
-                    })
-                    .collect(),
-                oldest_days_past_due: a.oldest_days_past_due,
-                last_contact_on: a.last_contact_on,
-                tasks_due: a.tasks_due,
-                on_plan: money::in_minor_units(a.on_plan, &a.currency),
-                next_installment: a
-                    .next_installment
-                    .map(|n| shown_installment(n, &a.currency)),
-            }
-        })
+        .map(|(i, (a, _))| (i, a.customer_id))
         .collect();
     let first_page = page.after.is_none();
-    let page =
-        crate::page::Page::from_rows(rows, page.limit, |r: &WorklistRow| (r.score, r.customer_id));
-    let excluded = (query.include_excluded == Some(true) && first_page).then(|| {
+    let excluded: Vec<(Uuid, Exclusion)> = if query.include_excluded == Some(true) && first_page {
         excluded
             .into_iter()
             .filter(|(a, _)| keep(a) || query.bucket.is_some() || query.min_amount.is_some())
-            .map(|(a, why)| ExcludedRow {
-                customer_id: a.customer_id,
-                customer_name: a.name.clone(),
-                reason: why,
-                detail: (why == Exclusion::OnPlan)
-                    .then(|| on_plan_note(&a))
-                    .flatten(),
-                open_balance: money::in_minor_units(a.open_balance, &a.currency),
-                next_installment: a
-                    .next_installment
-                    .map(|n| shown_installment(n, &a.currency)),
-            })
+            .map(|(a, why)| (a.customer_id, why))
             .collect()
-    });
+    } else {
+        Vec::new()
+    };
+    // Only the rows shown are read whole and scored in full (components, words).
+    let wanted: Vec<Uuid> = page_rows
+        .iter()
+        .map(|(_, id)| *id)
+        .chain(excluded.iter().map(|(id, _)| *id))
+        .collect();
+    let accounts = page_accounts(conn, &wanted, known, ctx.now).await?;
+    let whole = |id: &Uuid| {
+        accounts
+            .get(id)
+            .ok_or_else(|| Error::Internal(format!("worklist: account {id} not read")))
+    };
+    let mut rows = Vec::with_capacity(page_rows.len());
+    for (i, id) in &page_rows {
+        let a = whole(id)?;
+        let s = score(a, &weights, today);
+        rows.push(WorklistRow {
+            rank: i64::try_from(*i).unwrap_or(i64::MAX).saturating_add(1),
+            customer_id: a.customer_id,
+            customer_name: a.name.clone(),
+            currency: a.currency.clone(),
+            score: s.score,
+            components: s.components,
+            next_action: s.next_action,
+            reasons: s.reasons,
+            collectible_overdue: money::in_minor_units(a.collectible_overdue(), &a.currency),
+            open_balance: money::in_minor_units(a.open_balance, &a.currency),
+            disputed: money::in_minor_units(a.disputed, &a.currency),
+            overdue_by_bucket: a
+                .overdue
+                .iter()
+                .map(|b| BucketFigure {
+                    bucket: b.bucket.clone(),
+                    invoices: b.invoices,
+                    collectible: money::in_minor_units(b.collectible, &a.currency),
+                })
+                .collect(),
+            oldest_days_past_due: a.oldest_days_past_due,
+            last_contact_on: a.last_contact_on,
+            tasks_due: a.tasks_due,
+            on_plan: money::in_minor_units(a.on_plan, &a.currency),
+            next_installment: a
+                .next_installment
+                .map(|n| shown_installment(n, &a.currency)),
+        });
+    }
+    let page =
+        crate::page::Page::from_rows(rows, page.limit, |r: &WorklistRow| (r.score, r.customer_id));
+    let excluded = (query.include_excluded == Some(true) && first_page)
+        .then(|| {
+            excluded
+                .iter()
+                .map(|(id, why)| {
+                    let a = whole(id)?;
+                    Ok(ExcludedRow {
+                        customer_id: a.customer_id,
+                        customer_name: a.name.clone(),
+                        reason: *why,
+                        detail: (*why == Exclusion::OnPlan)
+                            .then(|| on_plan_note(a))
+                            .flatten(),
+                        open_balance: money::in_minor_units(a.open_balance, &a.currency),
+                        next_installment: a
+                            .next_installment
+                            .map(|n| shown_installment(n, &a.currency)),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .transpose()?;
     Ok(Worklist {
         as_of: today,
         collector_id: collector,
@@ -1512,22 +1827,28 @@ mod tests {
         let mut held = account(1);
         overdue(&mut held, "1-30", 1, 10_000, 5);
         held.hold = Some("collection".into());
-        assert_eq!(exclusion(&held), Some(Exclusion::OnHold));
+        assert_eq!(exclusion(&held.figures()), Some(Exclusion::OnHold));
         let mut disputed = account(2);
         overdue(&mut disputed, "1-30", 1, 10_000, 5);
         disputed.disputed = disputed.open_balance;
-        assert_eq!(exclusion(&disputed), Some(Exclusion::AllDisputed));
+        assert_eq!(exclusion(&disputed.figures()), Some(Exclusion::AllDisputed));
         let mut promised = account(3);
         overdue(&mut promised, "1-30", 1, 10_000, 5);
         promised.promised_pending = promised.open_balance;
-        assert_eq!(exclusion(&promised), Some(Exclusion::PromisedNotDue));
+        assert_eq!(
+            exclusion(&promised.figures()),
+            Some(Exclusion::PromisedNotDue)
+        );
         // A promise due today puts it back on the list.
         promised.promised_today = promised.open_balance;
-        assert_eq!(exclusion(&promised), None);
-        assert_eq!(exclusion(&account(4)), Some(Exclusion::NothingDue));
+        assert_eq!(exclusion(&promised.figures()), None);
+        assert_eq!(
+            exclusion(&account(4).figures()),
+            Some(Exclusion::NothingDue)
+        );
         let mut task = account(5);
         task.tasks_due = 1;
-        assert_eq!(exclusion(&task), None);
+        assert_eq!(exclusion(&task.figures()), None);
     }
 
     #[test]
@@ -1541,7 +1862,7 @@ mod tests {
         a.open_balance = Decimal::new(90_000, 2);
         a.on_plan = a.open_balance;
         a.next_installment = Some(installment(20, 30_000));
-        assert_eq!(exclusion(&a), Some(Exclusion::OnPlan));
+        assert_eq!(exclusion(&a.figures()), Some(Exclusion::OnPlan));
         assert_eq!(
             on_plan_note(&a).as_deref(),
             Some("on plan: next installment 300.00 USD due 2026-03-20")
@@ -1549,12 +1870,12 @@ mod tests {
         // Something else past due: on the list, with the plan mentioned.
         let mut other = a.clone();
         overdue(&mut other, "1-30", 1, 10_000, 5);
-        assert_eq!(exclusion(&other), None);
+        assert_eq!(exclusion(&other.figures()), None);
         let s = score(&other, &Weights::default(), day(10));
         assert!(s.reasons.iter().any(|r| r.starts_with("on plan:")), "{s:?}");
         // A missed installment puts it back, first in the reasons after promises.
         a.missed_installments = vec![installment(1, 30_000)];
-        assert_eq!(exclusion(&a), None);
+        assert_eq!(exclusion(&a.figures()), None);
         let s = score(&a, &Weights::default(), day(10));
         assert_eq!(s.next_action, NextAction::CallAboutMissedInstallment);
         assert_eq!(
@@ -1640,7 +1961,7 @@ mod tests {
             let total: Decimal = score(&a, &w, day(10)).components.iter().map(|c| c.points).sum();
             prop_assert_eq!(total, score(&a, &w, day(10)).score);
             // What ranking uses is the score the page shows.
-            prop_assert_eq!(points_of(&a, &w, day(10)), score(&a, &w, day(10)).score);
+            prop_assert_eq!(points_of(&a.figures(), &w, day(10)), score(&a, &w, day(10)).score);
         }
     }
 }

@@ -411,6 +411,15 @@ async fn standings_follow_every_write_and_roll_over_with_the_date() -> Result<()
             .await?,
         2
     );
+    // With the figures a read ranks by, as columns.
+    assert_eq!(
+        app.count(
+            "SELECT 1 FROM account_standings WHERE collectible_overdue = 1000
+                AND overdue_buckets = '{1-30}' AND oldest_due_on = '2026-02-20' AND tasks_due = 0"
+        )
+        .await?,
+        1
+    );
 
     // A payment is in the next read.
     app.pay(&accountant, &x, "2026-03-02", &[(&xi, "400.00")])

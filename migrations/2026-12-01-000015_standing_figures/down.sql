@@ -1,0 +1,13 @@
+ALTER TABLE account_standings
+    DROP COLUMN open_balance,
+    DROP COLUMN disputed,
+    DROP COLUMN collectible_overdue,
+    DROP COLUMN overdue_buckets,
+    DROP COLUMN oldest_due_on,
+    DROP COLUMN promised_pending,
+    DROP COLUMN promised_today,
+    DROP COLUMN broken_promises,
+    DROP COLUMN missed_installments,
+    DROP COLUMN on_plan,
+    DROP COLUMN last_contact_on,
+    DROP COLUMN tasks_due;
