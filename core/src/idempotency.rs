@@ -68,17 +68,17 @@ async fn within(
     now: DateTime<Utc>,
     key: &Key,
 ) -> Result<Option<Stored>> {
-    let locked: bool = diesel::select(pg_try_advisory_xact_lock(key.lock_id()))
-        .get_result(conn)
-        .await?;
-    if !locked {
-        return Err(Error::conflict(
-            "idempotency_in_flight",
-            "a request with this Idempotency-Key is still being processed",
-        ));
-    }
-    let existing: Option<(Vec<u8>, i32, serde_json::Value, DateTime<Utc>)> =
-        idempotency_keys::table
+    // One round trip: PostgreSQL runs the three in order, each statement with its own
+    // snapshot, so the lookup sees whatever a finished holder of the lock committed.
+    let (_, locked, existing) = {
+        let mut c: &AsyncPgConnection = conn;
+        // The money paths bind arrays (`= ANY`, `unnest`), for which PostgreSQL keeps
+        // planning each run afresh: their plans do not depend on the values.
+        let generic =
+            diesel::sql_query("SET LOCAL plan_cache_mode = force_generic_plan").execute(&mut c);
+        let lock =
+            diesel::select(pg_try_advisory_xact_lock(key.lock_id())).get_result::<bool>(&mut c);
+        let lookup = idempotency_keys::table
             .find((&key.scope, &key.key))
             .select((
                 idempotency_keys::request_hash,
@@ -86,9 +86,16 @@ async fn within(
                 idempotency_keys::response_body,
                 idempotency_keys::expires_at,
             ))
-            .first(conn)
-            .await
-            .optional()?;
+            .first::<(Vec<u8>, i32, serde_json::Value, DateTime<Utc>)>(&mut c);
+        let lookup = async move { lookup.await.optional() };
+        futures_util::try_join!(generic, lock, lookup)?
+    };
+    if !locked {
+        return Err(Error::conflict(
+            "idempotency_in_flight",
+            "a request with this Idempotency-Key is still being processed",
+        ));
+    }
     match existing {
         Some((hash, status, body, expires_at)) if expires_at > now => {
             if hash != key.request_hash {
