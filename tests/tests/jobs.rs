@@ -2,36 +2,15 @@
 //! queued in one transaction, the relay hands it to the queue, the worker imports it
 //! and reports progress and the result on `GET /v1/jobs/{id}`.
 
-use std::time::Duration;
-
 use anyhow::Result;
 use recoup_core::db;
 use recoup_core::import::ImportKind;
 use recoup_core::user::Role;
-use recoup_e2e::{ROLES, TestApp, expect_problem, read};
+use recoup_e2e::{ROLES, TestApp, expect_problem, read, wait_for_job};
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
 
 const IBM_HEADER: &str = "countryCode,customerID,PaperlessDate,invoiceNumber,InvoiceDate,DueDate,InvoiceAmount,Disputed,SettledDate,PaperlessBill,DaysToSettle,DaysLate\n";
 const CUSTOMERS: &[u8] = b"external_id,name,currency\nC-1,Acme,USD\n";
-
-async fn wait_for(app: &TestApp, user: &recoup_e2e::TestUser, id: &str) -> Result<Value> {
-    // Polls the job as a client would; bounded, so a stuck worker fails the test.
-    for _ in 0..1200 {
-        let (status, job) = read(
-            app.as_user(user, Method::GET, &format!("/v1/jobs/{id}"))
-                .send()
-                .await?,
-        )
-        .await?;
-        anyhow::ensure!(status == StatusCode::OK, "{status} {job}");
-        if job["status"] == "succeeded" || job["status"] == "dead" {
-            return Ok(job);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("job {id} did not finish")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_runs_through_the_queue_and_reports() -> Result<()> {
@@ -62,7 +41,7 @@ async fn an_import_runs_through_the_queue_and_reports() -> Result<()> {
     assert_eq!(queued["progress_total"], 300);
     let id = queued["id"].as_str().unwrap_or_default().to_owned();
     assert_eq!(location, format!("/v1/jobs/{id}"));
-    let done = wait_for(&app, &accountant, &id).await?;
+    let done = wait_for_job(&app, &accountant, &id).await?;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(done["progress_done"], 300);
     assert_eq!(done["result"]["invoices_created"], 300);
@@ -90,7 +69,7 @@ async fn an_import_runs_through_the_queue_and_reports() -> Result<()> {
             .await?,
     )
     .await?;
-    let done = wait_for(&app, &accountant, queued["id"].as_str().unwrap_or_default()).await?;
+    let done = wait_for_job(&app, &accountant, queued["id"].as_str().unwrap_or_default()).await?;
     let lines: Vec<i64> = done["result"]["errors"]
         .as_array()
         .into_iter()
@@ -193,7 +172,7 @@ async fn an_import_runs_through_the_queue_and_reports() -> Result<()> {
         (status, requeued["status"].as_str()),
         (StatusCode::ACCEPTED, Some("queued"))
     );
-    let done = wait_for(&app, &admin, &id).await?;
+    let done = wait_for_job(&app, &admin, &id).await?;
     assert_eq!(done["status"], "succeeded");
     // The rerun resumed after the last committed batch: the report is the first run's,
     // and nothing was written twice.
