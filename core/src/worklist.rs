@@ -204,6 +204,32 @@ pub struct Account {
 }
 
 impl Account {
+    /// A customer's account with nothing gathered: no balance, no figures, no flags.
+    pub fn blank(customer_id: Uuid, name: String, currency: String) -> Self {
+        Self {
+            customer_id,
+            name,
+            currency,
+            collector_id: None,
+            open_balance: Decimal::ZERO,
+            disputed: Decimal::ZERO,
+            overdue: Vec::new(),
+            oldest_days_past_due: 0,
+            promised_pending: Decimal::ZERO,
+            promised_today: Decimal::ZERO,
+            broken_promises: Vec::new(),
+            missed_installments: Vec::new(),
+            on_plan: Decimal::ZERO,
+            next_installment: None,
+            last_contact_on: None,
+            risk: None,
+            tasks_due: 0,
+            hold: None,
+            bankrupt: false,
+            cease_communication: false,
+        }
+    }
+
     pub fn collectible_overdue(&self) -> Decimal {
         self.overdue.iter().map(|b| b.collectible).sum()
     }
@@ -731,26 +757,12 @@ impl LiveRow {
     /// The account with the customer's own fields and nothing gathered yet.
     fn account(self) -> Account {
         Account {
-            customer_id: self.id,
-            name: self.name,
-            currency: self.currency,
             collector_id: self.collector,
-            open_balance: Decimal::ZERO,
-            disputed: Decimal::ZERO,
-            overdue: Vec::new(),
-            oldest_days_past_due: 0,
-            promised_pending: Decimal::ZERO,
-            promised_today: Decimal::ZERO,
-            broken_promises: Vec::new(),
-            missed_installments: Vec::new(),
-            on_plan: Decimal::ZERO,
-            next_installment: None,
-            last_contact_on: None,
             risk: self.risk,
-            tasks_due: 0,
             hold: self.hold,
             bankrupt: self.bankrupt,
             cease_communication: self.cease,
+            ..Account::blank(self.id, self.name, self.currency)
         }
     }
 }
@@ -1117,6 +1129,11 @@ fn is_zero(n: &i64) -> bool {
     *n == 0
 }
 
+/// The oldest days past due on `today` of a standing kept with its oldest due date.
+fn days_past_due(oldest_due_on: Option<NaiveDate>, today: NaiveDate) -> i64 {
+    oldest_due_on.map_or(0, |d| (today - d).num_days().max(0))
+}
+
 impl Standing {
     /// The standing of an account gathered for `today`.
     pub fn of(a: &Account, today: NaiveDate) -> Self {
@@ -1149,9 +1166,7 @@ impl Standing {
             open_balance: self.open_balance,
             disputed: self.disputed,
             overdue: self.overdue,
-            oldest_days_past_due: self
-                .oldest_due_on
-                .map_or(0, |d| (today - d).num_days().max(0)),
+            oldest_days_past_due: days_past_due(self.oldest_due_on, today),
             promised_pending: self.promised_pending,
             promised_today: self.promised_today,
             broken_promises: self.broken_promises,
@@ -1231,9 +1246,7 @@ impl FiguresRow {
             disputed: self.disputed?,
             collectible_overdue: self.collectible_overdue?,
             overdue_buckets: self.overdue_buckets?,
-            oldest_days_past_due: self
-                .oldest_due_on
-                .map_or(0, |d| (today - d).num_days().max(0)),
+            oldest_days_past_due: days_past_due(self.oldest_due_on, today),
             promised_pending: self.promised_pending?,
             promised_today: self.promised_today?,
             broken_promises: i64::from(self.broken_promises?),
@@ -1309,15 +1322,17 @@ async fn standing_figures(
     Ok((out, fresh.into_iter().map(|a| (a.customer_id, a)).collect()))
 }
 
-/// The accounts of `ids` (sorted), recomputed and saved.
+/// The accounts of `ids`, recomputed and saved.
 async fn refreshed(
     conn: &mut AsyncPgConnection,
-    ids: Vec<Uuid>,
+    mut ids: Vec<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Account>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    // `refresh` takes them in id order, the order every writer locks standings in.
+    ids.sort_unstable();
     match refresh(conn, &ids, now).await {
         Ok(fresh) => Ok(fresh),
         Err(e) => {
@@ -1377,7 +1392,6 @@ async fn page_accounts(
             None => stale.push(r.live.id),
         }
     }
-    stale.sort_unstable();
     for a in refreshed(conn, stale, now).await? {
         known.insert(a.customer_id, a);
     }
@@ -1429,7 +1443,7 @@ impl Saved {
         today: NaiveDate,
     ) -> Result<()> {
         let standing = Standing::of(a, today);
-        let count = |n: usize| {
+        let count = |n: i64| {
             i32::try_from(n).map_err(|_| Error::Internal("standing: count out of range".into()))
         };
         let f = a.figures();
@@ -1441,15 +1455,11 @@ impl Saved {
         c.oldest_due_on.push(standing.oldest_due_on);
         c.promised_pending.push(f.promised_pending);
         c.promised_today.push(f.promised_today);
-        c.broken_promises.push(count(a.broken_promises.len())?);
-        c.missed_installments
-            .push(count(a.missed_installments.len())?);
+        c.broken_promises.push(count(f.broken_promises)?);
+        c.missed_installments.push(count(f.missed_installments)?);
         c.on_plan.push(f.on_plan);
         c.last_contact_on.push(f.last_contact_on);
-        c.tasks_due.push(
-            i32::try_from(f.tasks_due)
-                .map_err(|_| Error::Internal("standing: count out of range".into()))?,
-        );
+        c.tasks_due.push(count(f.tasks_due)?);
         self.standings.push(
             serde_json::to_string(&standing)
                 .map_err(|e| Error::Internal(format!("standing: {e}")))?,
@@ -1631,8 +1641,9 @@ pub async fn worklist(
         .take(usize::try_from(page.fetch()).unwrap_or(usize::MAX))
         .map(|(i, (a, _))| (i, a.customer_id))
         .collect();
-    let first_page = page.after.is_none();
-    let excluded: Vec<(Uuid, Exclusion)> = if query.include_excluded == Some(true) && first_page {
+    // Excluded accounts are listed on request, on the first page only.
+    let show_excluded = query.include_excluded == Some(true) && page.after.is_none();
+    let excluded: Vec<(Uuid, Exclusion)> = if show_excluded {
         excluded
             .into_iter()
             .filter(|(a, _)| keep(a) || query.bucket.is_some() || query.min_amount.is_some())
@@ -1689,7 +1700,7 @@ pub async fn worklist(
     }
     let page =
         crate::page::Page::from_rows(rows, page.limit, |r: &WorklistRow| (r.score, r.customer_id));
-    let excluded = (query.include_excluded == Some(true) && first_page)
+    let excluded = show_excluded
         .then(|| {
             excluded
                 .iter()
@@ -1753,26 +1764,8 @@ mod tests {
 
     fn account(id: u128) -> Account {
         Account {
-            customer_id: Uuid::from_u128(id),
-            name: format!("Customer {id}"),
-            currency: "USD".into(),
-            collector_id: None,
-            open_balance: Decimal::ZERO,
-            disputed: Decimal::ZERO,
-            overdue: Vec::new(),
-            oldest_days_past_due: 0,
-            promised_pending: Decimal::ZERO,
-            promised_today: Decimal::ZERO,
-            broken_promises: Vec::new(),
-            missed_installments: Vec::new(),
-            on_plan: Decimal::ZERO,
-            next_installment: None,
             last_contact_on: Some(day(10)),
-            risk: None,
-            tasks_due: 0,
-            hold: None,
-            bankrupt: false,
-            cease_communication: false,
+            ..Account::blank(Uuid::from_u128(id), format!("Customer {id}"), "USD".into())
         }
     }
 
