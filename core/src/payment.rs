@@ -275,17 +275,51 @@ pub(crate) async fn record_application(
     invoice_id: Uuid,
     amount: Decimal,
 ) -> Result<()> {
-    diesel::insert_into(payment_applications::table)
-        .values((
-            payment_applications::id.eq(Uuid::now_v7()),
-            payment_applications::payment_id.eq(payment_id),
-            payment_applications::invoice_id.eq(invoice_id),
-            payment_applications::amount.eq(amount),
-            payment_applications::applied_at.eq(ctx.now),
-        ))
-        .execute(conn)
-        .await?;
+    let applications = new_applications(&[(invoice_id, amount)], ctx.now);
+    write_applications(conn, payment_id, &applications, ctx.now).await?;
     Ok(())
+}
+
+/// The application rows of (invoice, amount) pairs applied at `now`.
+fn new_applications(applied: &[(Uuid, Decimal)], now: DateTime<Utc>) -> Vec<PaymentApplication> {
+    applied
+        .iter()
+        .map(|(invoice_id, amount)| PaymentApplication {
+            id: Uuid::now_v7(),
+            invoice_id: *invoice_id,
+            amount: *amount,
+            applied_at: now,
+            reversed_at: None,
+        })
+        .collect()
+}
+
+/// The insert of a payment's applications (applied at `now`), to send alone or
+/// pipelined: one prepared statement whatever their number.
+fn write_applications<'a>(
+    conn: &'a AsyncPgConnection,
+    payment_id: Uuid,
+    applications: &[PaymentApplication],
+    now: DateTime<Utc>,
+) -> impl std::future::Future<Output = QueryResult<usize>> + Send + 'a {
+    use diesel::sql_types::{Array, Numeric, Timestamptz, Uuid as SqlUuid};
+    let mut c = conn;
+    crate::db::prepared(
+        "INSERT INTO payment_applications (id, payment_id, invoice_id, amount, applied_at)
+         SELECT a.id, $4, a.invoice_id, a.amount, $5
+           FROM unnest($1::uuid[], $2::uuid[], $3::numeric[]) AS a(id, invoice_id, amount)",
+    )
+    .bind::<Array<SqlUuid>, _>(applications.iter().map(|a| a.id).collect::<Vec<_>>())
+    .bind::<Array<SqlUuid>, _>(
+        applications
+            .iter()
+            .map(|a| a.invoice_id)
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Numeric>, _>(applications.iter().map(|a| a.amount).collect::<Vec<_>>())
+    .bind::<SqlUuid, _>(payment_id)
+    .bind::<Timestamptz, _>(now)
+    .execute(&mut c)
 }
 
 pub async fn get(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid) -> Result<Payment> {
@@ -399,17 +433,7 @@ async fn insert(
     };
     // The writes go out pipelined: one round trip instead of one per statement. Their
     // foreign keys are checked at commit, so their order does not matter.
-    let applications: Vec<PaymentApplication> = planned
-        .applied
-        .iter()
-        .map(|(invoice_id, amount)| PaymentApplication {
-            id: Uuid::now_v7(),
-            invoice_id: *invoice_id,
-            amount: *amount,
-            applied_at: ctx.now,
-            reversed_at: None,
-        })
-        .collect();
+    let applications = new_applications(&planned.applied, ctx.now);
     let payment = present(row.clone(), applications.clone());
     let mut postings = vec![receipt];
     postings.extend(planned.postings.iter().cloned());
@@ -452,22 +476,12 @@ async fn insert(
             &[],
         ));
         if !applications.is_empty() {
-            use diesel::sql_types::{Array, Numeric, Timestamptz, Uuid as SqlUuid};
-            writes.push(
-                crate::db::prepared(
-                    "INSERT INTO payment_applications (id, payment_id, invoice_id, amount, applied_at)
-                     SELECT a.id, $4, a.invoice_id, a.amount, $5
-                       FROM unnest($1::uuid[], $2::uuid[], $3::numeric[]) AS a(id, invoice_id, amount)",
-                )
-                .bind::<Array<SqlUuid>, _>(applications.iter().map(|a| a.id).collect::<Vec<_>>())
-                .bind::<Array<SqlUuid>, _>(
-                    applications.iter().map(|a| a.invoice_id).collect::<Vec<_>>(),
-                )
-                .bind::<Array<Numeric>, _>(applications.iter().map(|a| a.amount).collect::<Vec<_>>())
-                .bind::<SqlUuid, _>(row.id)
-                .bind::<Timestamptz, _>(ctx.now)
-                .execute(&mut c),
-            );
+            writes.push(Box::pin(write_applications(
+                c,
+                row.id,
+                &applications,
+                ctx.now,
+            )));
             let touched: Vec<Uuid> = applications.iter().map(|a| a.invoice_id).collect();
             writes.push(Box::pin(crate::job::enqueue_after_cash(
                 c,
@@ -487,10 +501,21 @@ async fn insert(
         writes.push(Box::pin(event.write(c)));
         futures_util::future::try_join_all(writes).await?;
     }
-    for (inv, remaining, reason) in &planned.deductions {
-        deduction::open(conn, ctx, payment.id, inv, *remaining, *reason).await?;
-    }
+    open_deductions(conn, ctx, payment.id, &planned).await?;
     Ok(payment)
+}
+
+/// Opens the deductions of a plan's short pays.
+async fn open_deductions(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    payment_id: Uuid,
+    planned: &Planned,
+) -> Result<()> {
+    for (inv, remaining, reason) in &planned.deductions {
+        deduction::open(conn, ctx, payment_id, inv, *remaining, *reason).await?;
+    }
+    Ok(())
 }
 
 fn check_applications(apps: &[NewApplication], currency: Option<Currency>, p: &mut Problems) {
@@ -619,31 +644,11 @@ async fn record(
     payment_id: Uuid,
     planned: &Planned,
 ) -> Result<Vec<PaymentApplication>> {
-    let applications: Vec<PaymentApplication> = if planned.applied.is_empty() {
-        Vec::new()
-    } else {
-        let rows: Vec<_> = planned
-            .applied
-            .iter()
-            .map(|(invoice_id, amount)| {
-                (
-                    payment_applications::id.eq(Uuid::now_v7()),
-                    payment_applications::payment_id.eq(payment_id),
-                    payment_applications::invoice_id.eq(*invoice_id),
-                    payment_applications::amount.eq(*amount),
-                    payment_applications::applied_at.eq(ctx.now),
-                )
-            })
-            .collect();
-        diesel::insert_into(payment_applications::table)
-            .values(rows)
-            .returning(PaymentApplication::as_returning())
-            .get_results(conn)
-            .await?
-    };
-    for (inv, remaining, reason) in &planned.deductions {
-        deduction::open(conn, ctx, payment_id, inv, *remaining, *reason).await?;
+    let applications = new_applications(&planned.applied, ctx.now);
+    if !applications.is_empty() {
+        write_applications(conn, payment_id, &applications, ctx.now).await?;
     }
+    open_deductions(conn, ctx, payment_id, planned).await?;
     Ok(applications)
 }
 
