@@ -95,8 +95,6 @@ pub(crate) async fn enqueue(
     enqueue_about(conn, ctx, kind, total, None).await
 }
 
-/// [`enqueue`] for a job about one thing (`("customer", id)`): the handler reads the
-/// subject from the job row, since messages carry the job id only.
 /// What depends on cash moving on invoices: the job kind to queue about their customer,
 /// and the query on `$5` (the invoice ids) that finds something live depending on them.
 type CashDependent = (JobKind, &'static str);
@@ -110,18 +108,16 @@ const AFTER_CASH: [CashDependent; 2] = [
 ];
 
 /// The statement of [`enqueue_after_cash`], built once: one row per dependent kind whose
-/// query finds something, each a job and its outbox row.
+/// query finds something, each a job and its outbox row. The kinds' job ids, names and
+/// queues come as arrays (`$6`, `$7`, `$8`) in [`AFTER_CASH`]'s order.
 static AFTER_CASH_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let wanted: Vec<String> = AFTER_CASH
         .iter()
         .enumerate()
         .map(|(i, (_, live))| {
-            let first = 6 + 3 * i;
+            let n = i + 1;
             format!(
-                "SELECT ${}::uuid, ${}::text, ${}::text WHERE EXISTS ({live})",
-                first,
-                first + 1,
-                first + 2
+                "SELECT ($6::uuid[])[{n}], ($7::text[])[{n}], ($8::text[])[{n}] WHERE EXISTS ({live})"
             )
         })
         .collect();
@@ -150,22 +146,23 @@ pub(crate) fn enqueue_after_cash<'a>(
 ) -> impl std::future::Future<Output = QueryResult<usize>> + Send + 'a {
     use diesel::sql_types::{Array, Nullable, Text, Timestamptz, Uuid as SqlUuid};
     let mut c: &AsyncPgConnection = conn;
-    let [(promise, _), (plan, _)] = AFTER_CASH;
+    let ids: Vec<Uuid> = AFTER_CASH.iter().map(|_| Uuid::now_v7()).collect();
+    let kinds: Vec<&str> = AFTER_CASH.iter().map(|(k, _)| k.as_str()).collect();
+    let queues: Vec<&str> = AFTER_CASH.iter().map(|(k, _)| queue_of(*k)).collect();
     crate::db::prepared(AFTER_CASH_SQL.as_str())
         .bind::<Text, _>(ctx.actor.kind())
         .bind::<Nullable<SqlUuid>, _>(ctx.actor.id())
         .bind::<Timestamptz, _>(ctx.now)
         .bind::<SqlUuid, _>(customer_id)
         .bind::<Array<SqlUuid>, _>(invoice_ids.to_vec())
-        .bind::<SqlUuid, _>(Uuid::now_v7())
-        .bind::<Text, _>(promise.as_str())
-        .bind::<Text, _>(queue_of(promise))
-        .bind::<SqlUuid, _>(Uuid::now_v7())
-        .bind::<Text, _>(plan.as_str())
-        .bind::<Text, _>(queue_of(plan))
+        .bind::<Array<SqlUuid>, _>(ids)
+        .bind::<Array<Text>, _>(kinds)
+        .bind::<Array<Text>, _>(queues)
         .execute(&mut c)
 }
 
+/// [`enqueue`] for a job about one thing (`("customer", id)`): the handler reads the
+/// subject from the job row, since messages carry the job id only.
 pub async fn enqueue_about(
     conn: &mut AsyncPgConnection,
     ctx: &Context,
