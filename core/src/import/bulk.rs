@@ -226,7 +226,7 @@ pub(super) async fn write_new_invoices(
             *w = true;
         }
     }
-    tally.invoices_created += u64::try_from(inserted.len()).unwrap_or(0);
+    tally.counts.invoices_created += u64::try_from(inserted.len()).unwrap_or(0);
     Ok(rows
         .into_iter()
         .zip(written)

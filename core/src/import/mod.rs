@@ -58,7 +58,7 @@ fn batch_rows(kind: ImportKind, last: Option<&Tally>) -> u64 {
         return BATCH_ROWS;
     }
     match last {
-        Some(t) if t.per_row > BATCH_ROWS || t.per_row * 2 > t.rows => BATCH_ROWS,
+        Some(t) if t.per_row > BATCH_ROWS || t.per_row * 2 > t.counts.rows => BATCH_ROWS,
         _ => BULK_BATCH_ROWS,
     }
 }
@@ -95,6 +95,20 @@ pub struct ImportReport {
     pub rejected: u64,
     /// Row errors by line (the first 1,000; `rejected` counts every refused row).
     pub errors: Vec<RowError>,
+}
+
+impl ImportReport {
+    /// Adds a batch's counts to the totals and takes its row errors.
+    fn absorb(&mut self, batch: &mut ImportReport) {
+        self.rows += batch.rows;
+        self.customers_created += batch.customers_created;
+        self.invoices_created += batch.invoices_created;
+        self.payments_created += batch.payments_created;
+        self.updated += batch.updated;
+        self.unchanged += batch.unchanged;
+        self.rejected += batch.rejected;
+        self.errors.append(&mut batch.errors);
+    }
 }
 
 /// A piece of an upload, in the order it arrived.
@@ -565,7 +579,10 @@ pub async fn run_job(
         Some(Err(errors)) => {
             // Nothing after a header that does not fit can be read.
             let tally = Tally {
-                errors,
+                counts: ImportReport {
+                    errors,
+                    ..ImportReport::default()
+                },
                 ..Tally::default()
             };
             commit_batch(
@@ -606,19 +623,19 @@ pub async fn run_job(
         let mut batch = Vec::new();
         let mut at_end = false;
         let size = batch_rows(kind, last.as_ref());
-        while tally.rows < size {
+        while tally.counts.rows < size {
             let Some(record) = next_record(conn, &mut records, &mut chunks).await? else {
                 at_end = true;
                 break;
             };
-            tally.rows += 1;
+            tally.counts.rows += 1;
             position = (record.end, record.end_line);
             match checker.check(&record) {
                 Ok(row) => batch.push(row),
                 Err(errors) => tally.reject(errors),
             }
         }
-        if tally.rows == 0 && at_end {
+        if tally.counts.rows == 0 && at_end {
             break;
         }
         let ctx = crate::Context::new(crate::Actor::System, request.clone(), now());
@@ -693,9 +710,10 @@ async fn record_batch(
     tally: &Tally,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    if !tally.errors.is_empty() {
+    if !tally.counts.errors.is_empty() {
         let mut seq_of_line: std::collections::HashMap<u64, i32> = Default::default();
         let rows: Vec<_> = tally
+            .counts
             .errors
             .iter()
             .map(|e| {
@@ -722,13 +740,16 @@ async fn record_batch(
         .set((
             imports::resume_offset.eq(n(position.0)),
             imports::resume_line.eq(n(position.1)),
-            imports::rows_read.eq(imports::rows_read + n(tally.rows)),
-            imports::customers_created.eq(imports::customers_created + n(tally.customers_created)),
-            imports::invoices_created.eq(imports::invoices_created + n(tally.invoices_created)),
-            imports::payments_created.eq(imports::payments_created + n(tally.payments_created)),
-            imports::updated.eq(imports::updated + n(tally.updated)),
-            imports::unchanged.eq(imports::unchanged + n(tally.unchanged)),
-            imports::rejected.eq(imports::rejected + n(tally.rejected)),
+            imports::rows_read.eq(imports::rows_read + n(tally.counts.rows)),
+            imports::customers_created
+                .eq(imports::customers_created + n(tally.counts.customers_created)),
+            imports::invoices_created
+                .eq(imports::invoices_created + n(tally.counts.invoices_created)),
+            imports::payments_created
+                .eq(imports::payments_created + n(tally.counts.payments_created)),
+            imports::updated.eq(imports::updated + n(tally.counts.updated)),
+            imports::unchanged.eq(imports::unchanged + n(tally.counts.unchanged)),
+            imports::rejected.eq(imports::rejected + n(tally.counts.rejected)),
         ))
         .returning(imports::rows_read)
         .get_result(conn)
@@ -850,31 +871,24 @@ pub async fn import_reader<R: std::io::Read>(
         let mut tally = Tally::default();
         let mut batch = Vec::new();
         let size = batch_rows(kind, last.as_ref());
-        while tally.rows < size {
+        while tally.counts.rows < size {
             let Some(record) = read_next(&mut records)? else {
                 break;
             };
-            tally.rows += 1;
+            tally.counts.rows += 1;
             match checker.check(&record) {
                 Ok(row) => batch.push(row),
                 Err(errors) => tally.reject(errors),
             }
         }
-        if tally.rows == 0 {
+        if tally.counts.rows == 0 {
             return Ok(report);
         }
         conn.transaction(async |conn| {
             write::write_rows(conn, ctx, visibility, &checker, batch, &mut tally).await
         })
         .await?;
-        report.rows += tally.rows;
-        report.customers_created += tally.customers_created;
-        report.invoices_created += tally.invoices_created;
-        report.payments_created += tally.payments_created;
-        report.updated += tally.updated;
-        report.unchanged += tally.unchanged;
-        report.rejected += tally.rejected;
-        report.errors.append(&mut tally.errors);
+        report.absorb(&mut tally.counts);
         last = Some(tally);
         progress(&report);
     }

@@ -12,6 +12,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use super::ImportReport;
 use super::layout::ImportKind;
 use super::rows::Checker;
 use super::rows::{CustomerRow, IbmRow, InvoiceRow, PaymentRow, Row, RowError};
@@ -25,25 +26,16 @@ use crate::schema::{customers, invoices};
 /// What a batch did, added to the import's running totals when it commits.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
-    pub rows: u64,
-    pub customers_created: u64,
-    pub invoices_created: u64,
-    pub payments_created: u64,
-    /// Rows that changed descriptive data of records they found (names, due dates, …).
-    pub updated: u64,
-    /// Rows already imported: same external ids, same data.
-    pub unchanged: u64,
-    /// Rows refused; their errors are in `errors`.
-    pub rejected: u64,
-    pub errors: Vec<RowError>,
+    /// The batch's own counts and row errors.
+    pub counts: ImportReport,
     /// Rows written through the per-row path (a savepoint each); sizes the next batch.
     pub per_row: u64,
 }
 
 impl Tally {
     pub fn reject(&mut self, errors: Vec<RowError>) {
-        self.rejected += 1;
-        self.errors.extend(errors);
+        self.counts.rejected += 1;
+        self.counts.errors.extend(errors);
     }
 }
 
@@ -126,12 +118,12 @@ pub async fn write_rows(
                         },
                     );
                 }
-                tally.customers_created += customers;
-                tally.invoices_created += invoices;
-                tally.payments_created += payments;
+                tally.counts.customers_created += customers;
+                tally.counts.invoices_created += invoices;
+                tally.counts.payments_created += payments;
             }
-            Ok(Written::Updated) => tally.updated += 1,
-            Ok(Written::Unchanged) => tally.unchanged += 1,
+            Ok(Written::Updated) => tally.counts.updated += 1,
+            Ok(Written::Unchanged) => tally.counts.unchanged += 1,
             Err(e) => tally.reject(row_errors(line, checker, e)?),
         }
     }
