@@ -15,7 +15,7 @@ use crate::db::is_unique_violation;
 use crate::error::{Error, Problems, Result};
 use crate::journal::{self, Journal, LedgerEntry};
 use crate::ledger::{self, EntryKind, InvoiceState, InvoiceStatus};
-use crate::money::{self, Currency};
+use crate::money;
 use crate::page::{Page, PageRequest};
 use crate::schema::{invoices, ledger_entries};
 
@@ -140,17 +140,10 @@ pub(crate) fn check_for(
 ) -> Result<Checked> {
     let mut p = Problems::new();
     let number = text("number", &input.number, 64, &mut p);
-    let currency = match &input.currency {
-        Some(code) => p.check(Currency::field("currency", code)),
-        None => Currency::parse(customer_currency),
-    };
-    if currency.is_some_and(|c| c.code() != customer_currency) {
-        p.add(
-            "currency",
-            "currency_mismatch",
-            format!("the customer is billed in {customer_currency}"),
-        );
-    }
+    let currency =
+        money::customer_currency(input.currency.as_deref(), customer_currency, &mut p, || {
+            format!("the customer is billed in {customer_currency}")
+        });
     let amount = match currency {
         Some(c) if input.amount <= Decimal::ZERO => {
             let _ = c;

@@ -45,6 +45,25 @@ impl Currency {
     }
 }
 
+/// The currency of an operation on a customer's account, as the `currency` field: the
+/// one given, which must be the customer's (`detail` says what the customer uses), or
+/// the customer's own. `None` once a problem is recorded.
+pub fn customer_currency(
+    given: Option<&str>,
+    customer: &str,
+    p: &mut crate::error::Problems,
+    detail: impl FnOnce() -> String,
+) -> Option<Currency> {
+    let currency = match given {
+        Some(code) => p.check(Currency::field("currency", code)),
+        None => Currency::parse(customer),
+    };
+    if currency.is_some_and(|c| c.code() != customer) {
+        p.add("currency", "currency_mismatch", detail());
+    }
+    currency
+}
+
 /// Validates a non-negative amount in a currency: no more decimals than its minor unit
 /// and within NUMERIC(19,4).
 pub fn non_negative_amount(

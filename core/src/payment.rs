@@ -369,17 +369,12 @@ async fn insert(
         .await?
         .at(ctx.now);
     let mut p = Problems::new();
-    let currency = match &input.currency {
-        Some(code) => p.check(Currency::field("currency", code)),
-        None => Currency::parse(&customer.currency),
-    };
-    if currency.is_some_and(|c| c.code() != customer.currency) {
-        p.add(
-            "currency",
-            "currency_mismatch",
-            format!("the customer pays in {}", customer.currency),
-        );
-    }
+    let currency = money::customer_currency(
+        input.currency.as_deref(),
+        &customer.currency,
+        &mut p,
+        || format!("the customer pays in {}", customer.currency),
+    );
     if input.amount <= Decimal::ZERO {
         p.add("amount", "not_positive", "must be greater than zero");
     } else if let Some(c) = currency {
