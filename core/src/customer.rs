@@ -453,12 +453,26 @@ pub(crate) async fn load_visible(
     id: Uuid,
     lock: bool,
 ) -> Result<Row> {
+    visible(ctx, find_row(conn, id, lock).await?)
+}
+
+/// The statement of [`load_visible`], on a shared connection so that it can go
+/// pipelined with others; [`visible`] then decides on its row.
+pub(crate) async fn find_row(
+    mut conn: &AsyncPgConnection,
+    id: Uuid,
+    lock: bool,
+) -> Result<Option<Row>> {
     let query = customers::table.find(id).select(Row::as_select());
-    let row = if lock {
-        query.for_update().first(conn).await.optional()?
+    Ok(if lock {
+        query.for_update().first(&mut conn).await.optional()?
     } else {
-        query.first(conn).await.optional()?
-    };
+        query.first(&mut conn).await.optional()?
+    })
+}
+
+/// The row if the caller may see it; else `NotFound`, as for no row at all.
+pub(crate) fn visible(ctx: &Context, row: Option<Row>) -> Result<Row> {
     match row {
         Some(r)
             if ctx
@@ -480,14 +494,17 @@ pub(crate) async fn load_named(
     id: Uuid,
     lock: bool,
 ) -> Result<Row> {
-    load_visible(conn, ctx, id, lock)
-        .await
-        .map_err(|e| match e {
-            Error::NotFound { .. } => {
-                Error::validation("customer_id", "unknown_customer", "no such customer")
-            }
-            other => other,
-        })
+    load_visible(conn, ctx, id, lock).await.map_err(named)
+}
+
+/// A customer named in a request body and not found (or hidden) is a field error.
+pub(crate) fn named(error: Error) -> Error {
+    match error {
+        Error::NotFound { .. } => {
+            Error::validation("customer_id", "unknown_customer", "no such customer")
+        }
+        other => other,
+    }
 }
 
 /// Checks that the customer a resource hangs off is visible to the caller; a hidden

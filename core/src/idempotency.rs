@@ -120,27 +120,34 @@ async fn within(
     }
 }
 
-/// Stores the first response, in the transaction of its effect.
-async fn remember(
-    conn: &mut AsyncPgConnection,
+/// The first response to a key, to be stored in the transaction of its effect.
+pub(crate) struct Receipt<'k> {
+    key: &'k Key,
     now: DateTime<Utc>,
-    key: &Key,
     status: u16,
-    body: &serde_json::Value,
-) -> Result<()> {
-    diesel::insert_into(idempotency_keys::table)
-        .values((
-            idempotency_keys::scope.eq(&key.scope),
-            idempotency_keys::key.eq(&key.key),
-            idempotency_keys::request_hash.eq(&key.request_hash),
-            idempotency_keys::response_status.eq(i32::from(status)),
-            idempotency_keys::response_body.eq(body),
-            idempotency_keys::created_at.eq(now),
-            idempotency_keys::expires_at.eq(now + Duration::hours(RETENTION_HOURS)),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
+}
+
+impl Receipt<'_> {
+    /// The insert of the key with `body`, on a shared connection so that an operation
+    /// can send it pipelined with its own writes (a payment does).
+    pub(crate) fn write<'a>(
+        &'a self,
+        conn: &'a AsyncPgConnection,
+        body: &'a serde_json::Value,
+    ) -> crate::journal::Write<'a> {
+        let mut c = conn;
+        diesel::insert_into(idempotency_keys::table)
+            .values((
+                idempotency_keys::scope.eq(&self.key.scope),
+                idempotency_keys::key.eq(&self.key.key),
+                idempotency_keys::request_hash.eq(&self.key.request_hash),
+                idempotency_keys::response_status.eq(i32::from(self.status)),
+                idempotency_keys::response_body.eq(body),
+                idempotency_keys::created_at.eq(self.now),
+                idempotency_keys::expires_at.eq(self.now + Duration::hours(RETENTION_HOURS)),
+            ))
+            .execute(&mut c)
+    }
 }
 
 /// Every POST that moves money.
@@ -159,19 +166,29 @@ pub enum Command {
     RecoverWriteOff(Uuid, write_off::NewRecovery),
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
     serde_json::to_value(value).map_err(|e| Error::Internal(format!("serialising a response: {e}")))
 }
 
 impl Command {
+    /// Runs the command and stores its response under `key`, in the caller's
+    /// transaction; a payment sends the key with its own writes, saving a round trip.
     async fn run(
         self,
         conn: &mut AsyncPgConnection,
         ctx: &Context,
+        key: &Key,
     ) -> Result<(u16, serde_json::Value)> {
-        Ok(match self {
+        let receipt = |status| Receipt {
+            key,
+            now: ctx.now,
+            status,
+        };
+        let (status, body) = match self {
             Command::PostPayment(input) => {
-                (201, json(&payment::post_within(conn, ctx, input).await?)?)
+                let receipt = receipt(201);
+                let body = payment::post_within(conn, ctx, input, &receipt).await?;
+                return Ok((receipt.status, body));
             }
             Command::ApplyPayment(id, input) => {
                 (200, json(&payment::apply(conn, ctx, id, input).await?)?)
@@ -199,7 +216,10 @@ impl Command {
             Command::RecoverWriteOff(id, input) => {
                 (201, json(&write_off::recover(conn, ctx, id, input).await?)?)
             }
-        })
+        };
+        let receipt = receipt(status);
+        receipt.write(conn, &body).await?;
+        Ok((status, body))
     }
 }
 
@@ -224,8 +244,7 @@ pub async fn execute(
         if let Some(stored) = within(conn, ctx.now, key).await? {
             return Ok(stored);
         }
-        let (status, body) = command.run(conn, ctx).await?;
-        remember(conn, ctx.now, key, status, &body).await?;
+        let (status, body) = command.run(conn, ctx, key).await?;
         Ok(Stored {
             status,
             body,

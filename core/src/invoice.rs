@@ -594,15 +594,33 @@ pub(crate) async fn lock_for_customer(
     customer_id: Uuid,
     ids: &[Uuid],
 ) -> Result<std::result::Result<Vec<Invoice>, (usize, bool)>> {
+    let rows = lock(conn, ids).await?;
+    of_customer(conn, ctx, customer_id, ids, rows).await
+}
+
+/// The locking statement of [`lock_for_customer`], on a shared connection so that it
+/// can go pipelined with others; [`of_customer`] then checks its rows.
+pub(crate) async fn lock(mut conn: &AsyncPgConnection, ids: &[Uuid]) -> Result<Vec<Invoice>> {
     let mut sorted = ids.to_vec();
     sorted.sort();
     // Prepared (diesel re-plans its own `eq_any`); locked in id order, so two
     // operations on the same invoices queue rather than deadlock.
-    let rows: Vec<Invoice> =
+    Ok(
         crate::db::prepared("SELECT * FROM invoices WHERE id = ANY($1) ORDER BY id FOR UPDATE")
             .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(sorted)
-            .load(conn)
-            .await?;
+            .load(&mut conn)
+            .await?,
+    )
+}
+
+/// The locked `rows` in the order `ids` asks, when each is `customer_id`'s.
+pub(crate) async fn of_customer(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    customer_id: Uuid,
+    ids: &[Uuid],
+    rows: Vec<Invoice>,
+) -> Result<std::result::Result<Vec<Invoice>, (usize, bool)>> {
     let mut out = Vec::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
         match rows.iter().find(|r| r.id == *id) {

@@ -15,6 +15,7 @@ use crate::customer;
 use crate::db::is_unique_violation;
 use crate::deduction::{self, DeductionReason};
 use crate::error::{Error, Problems, Result};
+use crate::idempotency;
 use crate::invoice::{self, InvoiceKind, NewInvoice};
 use crate::journal::{self, Journal};
 use crate::ledger::{self, Application, InvoiceState, PaymentState, PaymentStatus, Posting};
@@ -344,29 +345,54 @@ pub async fn post(
     input: NewPayment,
 ) -> Result<Payment> {
     ctx.actor.require(Permission::PaymentsWrite)?;
-    conn.transaction(async |conn| insert(conn, ctx, &input).await)
+    conn.transaction(async |conn| insert(conn, ctx, &input, None).await)
         .await
+        .map(|(payment, _)| payment)
         .map_err(map_unique)
 }
 
 /// Posts a payment inside a transaction the caller holds (the idempotent executor's),
-/// sparing a savepoint.
+/// sparing a savepoint, and stores the response with the payment's own writes;
+/// returns that response's body.
 pub(crate) async fn post_within(
     conn: &mut AsyncPgConnection,
     ctx: &Context,
     input: NewPayment,
-) -> Result<Payment> {
+    receipt: &idempotency::Receipt<'_>,
+) -> Result<serde_json::Value> {
     ctx.actor.require(Permission::PaymentsWrite)?;
-    insert(conn, ctx, &input).await.map_err(map_unique)
+    let (_, body) = insert(conn, ctx, &input, Some(receipt))
+        .await
+        .map_err(map_unique)?;
+    body.ok_or_else(|| Error::Internal("no response body".into()))
 }
 
+/// Writes the payment; with a receipt, also the idempotency key and its response (the
+/// payment as JSON, returned too).
 async fn insert(
     conn: &mut AsyncPgConnection,
     ctx: &Context,
     input: &NewPayment,
-) -> Result<Payment> {
-    let customer = customer::load_named(conn, ctx, input.customer_id, true)
-        .await?
+    remember: Option<&idempotency::Receipt<'_>>,
+) -> Result<(Payment, Option<serde_json::Value>)> {
+    // The customer and the invoices named go out in one round trip, both locked, the
+    // customer first as everywhere; a refusal of either rolls both back.
+    let named: Option<Vec<Uuid>> = input
+        .applications
+        .as_ref()
+        .map(|apps| apps.iter().map(|a| a.invoice_id).collect());
+    let (customer, locked) = {
+        let c: &AsyncPgConnection = conn;
+        let invoices = async {
+            match &named {
+                Some(ids) => invoice::lock(c, ids).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        futures_util::try_join!(customer::find_row(c, input.customer_id, true), invoices)?
+    };
+    let customer = customer::visible(ctx, customer)
+        .map_err(customer::named)?
         .at(ctx.now);
     let mut p = Problems::new();
     let currency = money::customer_currency(
@@ -404,7 +430,8 @@ async fn insert(
         std::slice::from_mut(&mut state),
         std::slice::from_ref(&receipt),
     )?;
-    let planned = plan(conn, ctx, &mut state, input.applications.as_deref()).await?;
+    let requested = input.applications.as_deref().zip(locked);
+    let planned = plan(conn, ctx, &mut state, requested).await?;
     let row = Row {
         id: state.id,
         external_id: input
@@ -430,6 +457,7 @@ async fn insert(
     // foreign keys are checked at commit, so their order does not matter.
     let applications = new_applications(&planned.applied, ctx.now);
     let payment = present(row.clone(), applications.clone());
+    let body = remember.map(|_| idempotency::json(&payment)).transpose()?;
     let mut postings = vec![receipt];
     postings.extend(planned.postings.iter().cloned());
     let journal = Journal {
@@ -494,10 +522,13 @@ async fn insert(
             Some(&payment),
         );
         writes.push(Box::pin(event.write(c)));
+        if let (Some(remember), Some(body)) = (remember, &body) {
+            writes.push(remember.write(c, body));
+        }
         futures_util::future::try_join_all(writes).await?;
     }
     open_deductions(conn, ctx, payment.id, &planned).await?;
-    Ok(payment)
+    Ok((payment, body))
 }
 
 /// Opens the deductions of a plan's short pays.
@@ -550,18 +581,19 @@ struct Planned {
     deductions: Vec<(invoice::Invoice, Decimal, DeductionReason)>,
 }
 
-/// Locks the invoices, plans each application with the ledger rules and moves the
-/// payment's and invoices' states: as asked, or oldest due first when `None`.
+/// Plans each application with the ledger rules and moves the payment's and invoices'
+/// states: as asked, on the invoices they name, locked by the caller
+/// ([`invoice::lock`]); or oldest due first when `None`, locking the open invoices.
 async fn plan(
     conn: &mut AsyncPgConnection,
     ctx: &Context,
     payment: &mut PaymentState,
-    requested: Option<&[NewApplication]>,
+    requested: Option<(&[NewApplication], Vec<invoice::Invoice>)>,
 ) -> Result<Planned> {
     let (requests, rows): (Vec<NewApplication>, Vec<invoice::Invoice>) = match requested {
-        Some(apps) => {
+        Some((apps, locked)) => {
             let ids: Vec<Uuid> = apps.iter().map(|a| a.invoice_id).collect();
-            match invoice::lock_for_customer(conn, ctx, payment.customer_id, &ids).await? {
+            match invoice::of_customer(conn, ctx, payment.customer_id, &ids, locked).await? {
                 Ok(rows) => (apps.to_vec(), rows),
                 Err((i, visible)) => {
                     let field = format!("applications[{i}].invoice_id");
@@ -671,8 +703,13 @@ pub async fn apply(
             ));
         }
         let before = assemble(conn, row.clone()).await?;
-        let explicit =
-            (!request.applications.is_empty()).then_some(request.applications.as_slice());
+        let explicit = match request.applications.as_slice() {
+            [] => None,
+            apps => {
+                let ids: Vec<Uuid> = apps.iter().map(|a| a.invoice_id).collect();
+                Some((apps, invoice::lock(conn, &ids).await?))
+            }
+        };
         let mut state = row.state();
         let planned = plan(conn, ctx, &mut state, explicit).await?;
         let journal = Journal {
@@ -1038,7 +1075,7 @@ pub async fn upsert_external(
             .await
             .optional()?;
         let Some(existing) = existing else {
-            return Ok((insert(conn, ctx, &input).await?, true));
+            return Ok((insert(conn, ctx, &input, None).await?.0, true));
         };
         let row = load_row(conn, ctx, existing.id, false).await?;
         let same = row.customer_id == input.customer_id
