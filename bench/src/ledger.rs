@@ -2,7 +2,9 @@
 //! 16 concurrent clients, beside pgbench's TPC-B on the same PostgreSQL in the same run.
 //!
 //! `cargo run --release -p recoup-bench --bin ledger-bench [-- PAYMENTS_PER_CLIENT]`
-//! Prints payments/s, pgbench tps and their ratio (target ≥ 0.5).
+//! Prints payments/s, pgbench tps and their ratio (target ≥ 0.5); then the same
+//! statements replayed by pgbench alone (`bench/sql/payment.pgbench`), which bounds
+//! what any client sending them can reach.
 
 use std::process::Command;
 use std::time::Instant;
@@ -107,6 +109,7 @@ async fn main() -> Result<()> {
     app.check_ledger().await?;
 
     let tps = pgbench_tpcb()?;
+    let alone = statements_alone(&app.db.url)?;
     println!("ledger-bench: {payments} payments × 3 applications, {CLIENTS} clients");
     println!("  recoup POST /v1/payments   {payments_per_sec:>10.1} payments/s  ({elapsed:.2} s)");
     println!("  pgbench TPC-B (16 clients) {tps:>10.1} tps");
@@ -114,7 +117,59 @@ async fn main() -> Result<()> {
         "  ratio                      {:>10.2}  (target ≥ 0.5)",
         payments_per_sec / tps
     );
+    println!(
+        "  the same statements, PostgreSQL alone (pgbench) {alone:>10.1} payments/s  (ratio {:.2}: the ceiling of these statements)",
+        alone / tps
+    );
     Ok(())
+}
+
+/// A payment's statements replayed by pgbench (`bench/sql/payment.pgbench`) with 16
+/// clients in the app's database: what they cost PostgreSQL without Recoup around them.
+fn statements_alone(url: &str) -> Result<f64> {
+    let dir = std::env::temp_dir().join(format!("recoup-ledger-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let setup = dir.join("payment-setup.sql");
+    let script = dir.join("payment.pgbench");
+    std::fs::write(&setup, include_str!("../sql/payment-setup.sql"))?;
+    std::fs::write(&script, include_str!("../sql/payment.pgbench"))?;
+    let result = (|| {
+        let setup = setup.display().to_string();
+        let script = script.display().to_string();
+        run(&["psql", url, "-v", "ON_ERROR_STOP=1", "-qf", &setup])?;
+        let out = run(&[
+            "pgbench", "-n", "-M", "prepared", "-c", "16", "-j", "2", "-T", "15", "-D", "n=0",
+            "-f", &script, url,
+        ])?;
+        tps_of(&out)
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// Runs a command; its standard output, or its standard error as the failure.
+fn run(args: &[&str]) -> Result<String> {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .with_context(|| format!("running {}", args[0]))?;
+    if !out.status.success() {
+        bail!(
+            "{} failed: {}",
+            args[0],
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn tps_of(pgbench: &str) -> Result<f64> {
+    pgbench
+        .lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .context("no tps line in pgbench output")
 }
 
 /// pgbench's TPC-B with 16 clients on a scratch database of the same server.
@@ -122,29 +177,12 @@ fn pgbench_tpcb() -> Result<f64> {
     let name = format!("recoup_bench_pgbench_{}", uuid::Uuid::new_v4().simple());
     let url = format!("{SERVER}/{name}");
     let admin = format!("{SERVER}/postgres");
-    let run = |args: &[&str]| -> Result<String> {
-        let out = Command::new(args[0])
-            .args(&args[1..])
-            .output()
-            .with_context(|| format!("running {}", args[0]))?;
-        if !out.status.success() {
-            bail!(
-                "{} failed: {}",
-                args[0],
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    };
     run(&["psql", &admin, "-qc", &format!("CREATE DATABASE {name}")])?;
     let result = (|| {
         run(&["pgbench", "-i", "-q", "-s", "16", &url])?;
-        let out = run(&["pgbench", "-n", "-c", "16", "-j", "2", "-T", "15", &url])?;
-        out.lines()
-            .find(|l| l.starts_with("tps = "))
-            .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .context("no tps line in pgbench output")
+        tps_of(&run(&[
+            "pgbench", "-n", "-c", "16", "-j", "2", "-T", "15", &url,
+        ])?)
     })();
     run(&[
         "psql",
