@@ -151,12 +151,12 @@ async fn seed_demo(config: &Config) -> anyhow::Result<()> {
         );
         let report = import_file(&mut conn, &ctx, portfolio, import::ImportKind::Ibm).await?;
         println!(
-            "  {} rows: {} customers, {} invoices, {} payments, {} errors",
+            "  {} rows: {} customers, {} invoices, {} payments, {} rows rejected",
             report.rows,
             report.customers_created,
             report.invoices_created,
             report.payments_created,
-            report.errors.len()
+            report.rejected
         );
         assign_demo_portfolio(&mut conn, &ctx).await?;
     }

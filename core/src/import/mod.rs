@@ -107,7 +107,12 @@ impl ImportReport {
         self.updated += batch.updated;
         self.unchanged += batch.unchanged;
         self.rejected += batch.rejected;
-        self.errors.append(&mut batch.errors);
+        // A file of a million bad rows would otherwise hold a million errors in
+        // memory; the job's report lists as many (`MAX_REPORTED_ERRORS`).
+        let room = usize::try_from(MAX_REPORTED_ERRORS)
+            .unwrap_or(0)
+            .saturating_sub(self.errors.len());
+        self.errors.extend(batch.errors.drain(..).take(room));
     }
 }
 
@@ -902,4 +907,34 @@ pub async fn import_ibm<R: std::io::Read>(
     progress: impl FnMut(&ImportReport),
 ) -> Result<ImportReport> {
     import_reader(conn, ctx, ImportKind::Ibm, None, input, progress).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(rows: u64, rejected: u64, first_line: u64) -> ImportReport {
+        ImportReport {
+            rows,
+            rejected,
+            errors: (0..rejected)
+                .map(|i| RowError::new(first_line + i, Some("amount"), "invalid_amount", "x"))
+                .collect(),
+            ..ImportReport::default()
+        }
+    }
+
+    #[test]
+    fn a_report_counts_every_rejection_and_lists_the_first_errors_only() {
+        let mut report = ImportReport::default();
+        for b in 0..30 {
+            report.absorb(&mut batch(50, 50, 2 + b * 50));
+        }
+        assert_eq!(report.rows, 1_500);
+        assert_eq!(report.rejected, 1_500);
+        assert_eq!(report.errors.len(), 1_000);
+        // The first errors of the file, in line order.
+        assert_eq!(<[RowError]>::first(&report.errors).map(|e| e.line), Some(2));
+        assert_eq!(report.errors.last().map(|e| e.line), Some(1_001));
+    }
 }
