@@ -17,7 +17,6 @@
 mod portfolio;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -256,22 +255,8 @@ fn same_buckets(report: &serde_json::Value, reference: &[tokio_postgres::Row]) -
 
 /// `pgbench -S` (select-only) with one client on the same database.
 fn pgbench_select_latency(url: &str) -> Result<f64> {
-    let run = |args: &[&str]| -> Result<String> {
-        let out = Command::new(args[0])
-            .args(&args[1..])
-            .output()
-            .with_context(|| format!("running {}", args[0]))?;
-        if !out.status.success() {
-            bail!(
-                "{} failed: {}",
-                args[0],
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    };
-    run(&["pgbench", "-i", "-q", "-s", "10", url])?;
-    let out = run(&["pgbench", "-S", "-n", "-c", "1", "-T", "10", url])?;
+    recoup_bench::run(&["pgbench", "-i", "-q", "-s", "10", url])?;
+    let out = recoup_bench::run(&["pgbench", "-S", "-n", "-c", "1", "-T", "10", url])?;
     out.lines()
         .find(|l| l.starts_with("latency average = "))
         .and_then(|l| {

@@ -9,7 +9,6 @@
 //! their ratio (target ≥ 0.3) and the peak RSS (target < 200 MiB).
 
 use std::io::{BufWriter, Read, Write};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -208,16 +207,7 @@ fn peak_rss_kib() -> Result<u64> {
 /// scratch table of the app's database, through psql's `\copy` (client-side, as an
 /// upload is).
 fn copy_baseline(app: &TestApp, path: &std::path::Path) -> Result<Duration> {
-    let psql = |sql: &str| -> Result<()> {
-        let out = Command::new("psql")
-            .args([app.db.url.as_str(), "-v", "ON_ERROR_STOP=1", "-qc", sql])
-            .output()
-            .context("running psql")?;
-        if !out.status.success() {
-            bail!("psql failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        Ok(())
-    };
+    let psql = |sql: &str| recoup_bench::psql(&app.db.url, sql);
     psql(
         "CREATE TABLE bench_copy (external_id TEXT, customer_external_id TEXT, issue_date DATE, \
          due_date DATE, amount NUMERIC(19, 4), po_number TEXT)",
@@ -237,16 +227,7 @@ fn copy_baseline(app: &TestApp, path: &std::path::Path) -> Result<Duration> {
 /// round trips. Numbers and external ids get a prefix, ids sort after every v7 id (as
 /// new v7 ids do). An import can at best approach this rate.
 fn database_alone(app: &TestApp) -> Result<Duration> {
-    let psql = |sql: &str| -> Result<()> {
-        let out = Command::new("psql")
-            .args([app.db.url.as_str(), "-v", "ON_ERROR_STOP=1", "-qc", sql])
-            .output()
-            .context("running psql")?;
-        if !out.status.success() {
-            bail!("psql failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        Ok(())
-    };
+    let psql = |sql: &str| recoup_bench::psql(&app.db.url, sql);
     psql(
         "CREATE TABLE bench_rows AS SELECT row_number() OVER () AS n, b.*, c.id AS customer_id \
            FROM bench_copy b JOIN customers c ON c.external_id = b.customer_external_id",
