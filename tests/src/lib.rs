@@ -650,6 +650,10 @@ impl TestApp {
     }
 }
 
+/// apalis-redis's list of queues (`register_worker.lua`), the same key whatever the
+/// namespace.
+const APALIS_QUEUES: &str = "core:apalis:queues:list";
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         let handle = self.handle.clone();
@@ -677,6 +681,26 @@ impl Drop for TestApp {
                     .unwrap_or_default();
                 if !keys.is_empty() {
                     let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+                }
+                // apalis-redis also lists every queue's workers in one key outside any
+                // namespace; the test's queues leave it with the rest.
+                let queues: Vec<String> = redis::cmd("ZRANGE")
+                    .arg(APALIS_QUEUES)
+                    .arg(0)
+                    .arg(-1)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap_or_default();
+                let ours: Vec<String> = queues
+                    .into_iter()
+                    .filter(|q| q.starts_with(&format!("{prefix}:")))
+                    .collect();
+                if !ours.is_empty() {
+                    let _: Result<(), _> = redis::cmd("ZREM")
+                        .arg(APALIS_QUEUES)
+                        .arg(ours)
+                        .query_async(&mut conn)
+                        .await;
                 }
             });
         });
