@@ -1,7 +1,8 @@
 //! Ledger throughput: payments with three applications each, posted through the API by
 //! 16 concurrent clients, beside pgbench's TPC-B on the same PostgreSQL in the same run.
 //!
-//! `cargo run --release -p recoup-bench --bin ledger-bench [-- PAYMENTS_PER_CLIENT]`
+//! `cargo run --release -p recoup-bench --bin ledger-bench [-- PAYMENTS_PER_CLIENT]` (default
+//! 400: 6,400 payments, several seconds, so that the rate is not a one-second sample)
 //! Prints payments/s, pgbench tps and their ratio (target ≥ 0.5); then the same
 //! statements replayed by pgbench alone (`bench/sql/payment.pgbench`): what they cost
 //! the database without Recoup around them (a reference, not a strict bound: the
@@ -22,7 +23,7 @@ async fn main() -> Result<()> {
     let per_client: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
-        .unwrap_or(60);
+        .unwrap_or(400);
     let app = TestApp::spawn_with(|c| {
         c.http_workers = 2;
         c.db_pool_size = 24;
