@@ -186,9 +186,10 @@ impl Command {
         };
         let (status, body) = match self {
             Command::PostPayment(input) => {
-                let receipt = receipt(201);
-                let body = payment::post_within(conn, ctx, input, &receipt).await?;
-                return Ok((receipt.status, body));
+                // Stored with the payment's writes; answered with the same JSON.
+                let status = 201;
+                let payment = payment::post_within(conn, ctx, input, &receipt(status)).await?;
+                return Ok((status, json(&payment)?));
             }
             Command::ApplyPayment(id, input) => {
                 (200, json(&payment::apply(conn, ctx, id, input).await?)?)

@@ -347,34 +347,31 @@ pub async fn post(
     ctx.actor.require(Permission::PaymentsWrite)?;
     conn.transaction(async |conn| insert(conn, ctx, &input, None).await)
         .await
-        .map(|(payment, _)| payment)
         .map_err(map_unique)
 }
 
 /// Posts a payment inside a transaction the caller holds (the idempotent executor's),
-/// sparing a savepoint, and stores the response with the payment's own writes;
-/// returns that response's body.
+/// sparing a savepoint, and stores the key's response (the payment) with the
+/// payment's own writes.
 pub(crate) async fn post_within(
     conn: &mut AsyncPgConnection,
     ctx: &Context,
     input: NewPayment,
     receipt: &idempotency::Receipt<'_>,
-) -> Result<serde_json::Value> {
+) -> Result<Payment> {
     ctx.actor.require(Permission::PaymentsWrite)?;
-    let (_, body) = insert(conn, ctx, &input, Some(receipt))
+    insert(conn, ctx, &input, Some(receipt))
         .await
-        .map_err(map_unique)?;
-    body.ok_or_else(|| Error::Internal("no response body".into()))
+        .map_err(map_unique)
 }
 
-/// Writes the payment; with a receipt, also the idempotency key and its response (the
-/// payment as JSON, returned too).
+/// Writes the payment; with a receipt, also the idempotency key and its response.
 async fn insert(
     conn: &mut AsyncPgConnection,
     ctx: &Context,
     input: &NewPayment,
     remember: Option<&idempotency::Receipt<'_>>,
-) -> Result<(Payment, Option<serde_json::Value>)> {
+) -> Result<Payment> {
     // The customer and the invoices named go out in one round trip, both locked, the
     // customer first as everywhere; a refusal of either rolls both back.
     let named: Option<Vec<Uuid>> = input
@@ -457,7 +454,7 @@ async fn insert(
     // foreign keys are checked at commit, so their order does not matter.
     let applications = new_applications(&planned.applied, ctx.now);
     let payment = present(row.clone(), applications.clone());
-    let body = remember.map(|_| idempotency::json(&payment)).transpose()?;
+    let response = remember.map(|_| idempotency::json(&payment)).transpose()?;
     let mut postings = vec![receipt];
     postings.extend(planned.postings.iter().cloned());
     let journal = Journal {
@@ -522,13 +519,13 @@ async fn insert(
             Some(&payment),
         );
         writes.push(Box::pin(event.write(c)));
-        if let (Some(remember), Some(body)) = (remember, &body) {
-            writes.push(remember.write(c, body));
+        if let (Some(remember), Some(response)) = (remember, &response) {
+            writes.push(remember.write(c, response));
         }
         futures_util::future::try_join_all(writes).await?;
     }
     open_deductions(conn, ctx, payment.id, &planned).await?;
-    Ok((payment, body))
+    Ok(payment)
 }
 
 /// Opens the deductions of a plan's short pays.
@@ -1075,7 +1072,7 @@ pub async fn upsert_external(
             .await
             .optional()?;
         let Some(existing) = existing else {
-            return Ok((insert(conn, ctx, &input, None).await?.0, true));
+            return Ok((insert(conn, ctx, &input, None).await?, true));
         };
         let row = load_row(conn, ctx, existing.id, false).await?;
         let same = row.customer_id == input.customer_id
