@@ -174,6 +174,11 @@ impl<Q, V, ST> diesel::query_builder::Query for Bound<Q, V, ST> {
     type SqlType = diesel::sql_types::Untyped;
 }
 
+/// One statement of a pipelined write: statements sent on a shared connection
+/// (`&AsyncPgConnection`) and awaited together go out in one round trip, and the server
+/// runs them in the order they were made.
+pub type Write<'a> = futures_util::future::BoxFuture<'a, diesel::QueryResult<usize>>;
+
 /// Escapes LIKE wildcards so user search text matches literally.
 pub fn like_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);

@@ -134,7 +134,7 @@ impl Receipt<'_> {
         &'a self,
         conn: &'a AsyncPgConnection,
         body: &'a serde_json::Value,
-    ) -> crate::journal::Write<'a> {
+    ) -> crate::db::Write<'a> {
         let mut c = conn;
         diesel::insert_into(idempotency_keys::table)
             .values((

@@ -243,7 +243,7 @@ pub(crate) async fn insert(
     // of three (the entry's foreign key to the invoice is checked at commit).
     {
         let mut c: &AsyncPgConnection = conn;
-        let mut writes: Vec<journal::Write<'_>> = vec![
+        let mut writes: Vec<crate::db::Write<'_>> = vec![
             diesel::insert_into(invoices::table)
                 .values((
                     invoices::id.eq(invoice.id),

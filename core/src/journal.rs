@@ -12,6 +12,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::access::Context;
+use crate::db;
 use crate::error::Result;
 use crate::ledger::{self, EntryKind, InvoiceState, PaymentState, Posting};
 use crate::money;
@@ -89,9 +90,6 @@ pub async fn write(
     Ok(())
 }
 
-/// One statement of a pipelined write.
-pub type Write<'a> = futures_util::future::BoxFuture<'a, diesel::QueryResult<usize>>;
-
 /// The statements of [`append`] and [`save`], to be sent pipelined with others: the
 /// server still runs them one after the other, in order, within the transaction.
 pub fn writes<'a>(
@@ -101,11 +99,11 @@ pub fn writes<'a>(
     postings: &[Posting],
     invoices: &[InvoiceState],
     payments: &[PaymentState],
-) -> Vec<Write<'a>> {
+) -> Vec<db::Write<'a>> {
     use diesel::sql_types::Uuid as SqlUuid;
     use diesel::sql_types::{Array, Bool, Date, Nullable, Numeric, Text, Timestamptz};
     let mut c = conn;
-    let mut out: Vec<Write<'a>> = Vec::new();
+    let mut out: Vec<db::Write<'a>> = Vec::new();
     if !postings.is_empty() {
         // One prepared statement whatever the number of entries (arrays, not a
         // multi-row VALUES whose text, and so whose plan, varies with the count).

@@ -466,7 +466,7 @@ async fn insert(
     };
     {
         let mut c: &AsyncPgConnection = conn;
-        let mut writes: Vec<journal::Write<'_>> = vec![
+        let mut writes: Vec<crate::db::Write<'_>> = vec![
             diesel::insert_into(payments::table)
                 .values((
                     payments::id.eq(row.id),
