@@ -691,9 +691,10 @@ impl Drop for TestApp {
                     .query_async(&mut conn)
                     .await
                     .unwrap_or_default();
+                let namespace = format!("{prefix}:");
                 let ours: Vec<String> = queues
                     .into_iter()
-                    .filter(|q| q.starts_with(&format!("{prefix}:")))
+                    .filter(|q| q.starts_with(&namespace))
                     .collect();
                 if !ours.is_empty() {
                     let _: Result<(), _> = redis::cmd("ZREM")
