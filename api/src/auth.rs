@@ -3,6 +3,7 @@
 //! [`Caller`] extractor turns either into a domain [`Actor`]; authorization itself is
 //! the domain's (`Actor::require`, visibility filters).
 
+use recoup_core::ProblemCode;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -80,11 +81,14 @@ impl JwtKeys {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| {
                 tracing::debug!(error = %e, "access token refused");
-                ApiError::unauthenticated("invalid_token", "the access token is not valid")
+                ApiError::unauthenticated(
+                    ProblemCode::InvalidToken,
+                    "the access token is not valid",
+                )
             })?;
         if data.claims.exp <= now.timestamp() {
             return Err(ApiError::unauthenticated(
-                "token_expired",
+                ProblemCode::TokenExpired,
                 "the access token has expired; refresh it",
             ));
         }
@@ -139,7 +143,7 @@ impl FromRequest for Caller {
             let actor = match (bearer, key) {
                 (Some(_), Some(_)) => {
                     return Err(ApiError::unauthenticated(
-                        "ambiguous_credentials",
+                        ProblemCode::AmbiguousCredentials,
                         "send either a bearer token or an API key, not both",
                     ));
                 }
@@ -149,7 +153,7 @@ impl FromRequest for Caller {
                         .or_else(|| header.strip_prefix("bearer "))
                         .ok_or_else(|| {
                             ApiError::unauthenticated(
-                                "invalid_token",
+                                ProblemCode::InvalidToken,
                                 "use `Authorization: Bearer <token>`",
                             )
                         })?;
@@ -165,14 +169,14 @@ impl FromRequest for Caller {
                         .await?
                         .ok_or_else(|| {
                             ApiError::unauthenticated(
-                                "invalid_api_key",
+                                ProblemCode::InvalidApiKey,
                                 "the API key is not valid or was revoked",
                             )
                         })?
                 }
                 (None, None) => {
                     return Err(ApiError::unauthenticated(
-                        "unauthenticated",
+                        ProblemCode::Unauthenticated,
                         "log in and send `Authorization: Bearer <access_token>`, or send an API key",
                     ));
                 }

@@ -1,6 +1,7 @@
 //! JSON request bodies: size-limited, `application/json` only, unknown fields refused,
 //! and every deserialisation error reported with the path of the field at fault.
 
+use recoup_core::ProblemCode;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -33,7 +34,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
             if !json {
                 return Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
+                    ProblemCode::UnsupportedMediaType,
                     "send the body as application/json",
                 ));
             }
@@ -41,13 +42,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
                 if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::new(
                         StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
+                        ProblemCode::PayloadTooLarge,
                         format!("the body exceeds {MAX_BODY_BYTES} bytes"),
                     )
                 } else {
                     ApiError::new(
                         StatusCode::BAD_REQUEST,
-                        "unreadable_body",
+                        ProblemCode::UnreadableBody,
                         "the body could not be read",
                     )
                 }
@@ -60,12 +61,25 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
 fn malformed(inner: &serde_json::Error) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
-        "malformed_json",
+        ProblemCode::MalformedJson,
         format!("the body is not valid JSON: {inner}"),
     )
 }
 
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // JSON spells a NUL character only as `\u0000`; no stored text may hold one.
+    if bytes.windows(6).any(|w| w == b"\\u0000") {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemCode::ValidationFailed,
+            "the request has invalid fields",
+        )
+        .with_errors(vec![FieldError::new(
+            "",
+            "nul_character",
+            "text may not contain the NUL character (\\u0000)",
+        )]));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = match serde_path_to_error::deserialize(&mut de) {
         Ok(v) => v,
@@ -99,7 +113,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 .to_owned();
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
+                ProblemCode::ValidationFailed,
                 "the request has invalid fields",
             )
             .with_errors(vec![FieldError::new(field, code, message)]));
@@ -153,7 +167,7 @@ mod tests {
                 e.errors
                     .first()
                     .map(|f| f.code.clone())
-                    .unwrap_or_else(|| e.code.to_owned()),
+                    .unwrap_or_else(|| e.code.as_str().to_owned()),
             ),
         }
     }

@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use recoup_core::ProblemCode;
 use recoup_core::{Error, FieldError};
 use serde::Serialize;
 
@@ -11,14 +12,6 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// A problem detail (RFC 9457).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({
-    "type": "urn:recoup:problem:validation_failed",
-    "title": "Unprocessable Content",
-    "status": 422,
-    "detail": "the request has invalid fields",
-    "code": "validation_failed",
-    "errors": [{"field": "currency", "code": "unknown_currency", "message": "\"XYZ\" is not an ISO 4217 currency code"}]
-}))]
 pub struct Problem {
     /// `urn:recoup:problem:<code>`.
     #[serde(rename = "type")]
@@ -27,7 +20,7 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     /// Stable machine code; clients branch on it.
-    pub code: String,
+    pub code: ProblemCode,
     /// Field-level errors (validation problems only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
@@ -36,14 +29,14 @@ pub struct Problem {
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ProblemCode,
     pub detail: String,
     pub errors: Vec<FieldError>,
     pub retry_after: Option<u64>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ProblemCode, detail: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -61,12 +54,12 @@ impl ApiError {
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            ProblemCode::InternalError,
             "an unexpected error occurred; it has been logged",
         )
     }
 
-    pub fn unauthenticated(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn unauthenticated(code: ProblemCode, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, code, detail)
     }
 
@@ -76,7 +69,7 @@ impl ApiError {
             title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
             detail: self.detail.clone(),
-            code: self.code.to_owned(),
+            code: self.code,
             errors: self.errors.clone(),
         }
     }
@@ -113,18 +106,20 @@ impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
         use StatusCode as S;
         match error {
-            Error::NotFound { entity } => {
-                ApiError::new(S::NOT_FOUND, "not_found", format!("no such {entity}"))
-            }
+            Error::NotFound { entity } => ApiError::new(
+                S::NOT_FOUND,
+                ProblemCode::NotFound,
+                format!("no such {entity}"),
+            ),
             Error::Validation(errors) => ApiError::new(
                 S::UNPROCESSABLE_ENTITY,
-                "validation_failed",
+                ProblemCode::ValidationFailed,
                 "the request has invalid fields",
             )
             .with_errors(errors),
             Error::InvalidQuery(errors) => ApiError::new(
                 S::BAD_REQUEST,
-                "invalid_query",
+                ProblemCode::InvalidQuery,
                 "the query parameters are invalid",
             )
             .with_errors(errors),
@@ -140,7 +135,7 @@ impl From<Error> for ApiError {
             } => ApiError::new(S::UNPROCESSABLE_ENTITY, code, detail).with_errors(errors),
             Error::PreconditionFailed => ApiError::new(
                 S::PRECONDITION_FAILED,
-                "precondition_failed",
+                ProblemCode::PreconditionFailed,
                 "the resource changed since you read it; fetch it again and retry",
             ),
             Error::Unauthenticated { code, detail } => ApiError::new(S::UNAUTHORIZED, code, detail),
@@ -148,7 +143,7 @@ impl From<Error> for ApiError {
                 tracing::error!(%reason, "dependency unavailable");
                 ApiError::new(
                     S::SERVICE_UNAVAILABLE,
-                    "unavailable",
+                    ProblemCode::Unavailable,
                     "a backing service is unavailable; retry shortly",
                 )
             }

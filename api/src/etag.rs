@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
+use recoup_core::ProblemCode;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -26,11 +27,17 @@ fn matches(header_value: &str, tag: &str) -> bool {
 /// A JSON response with its ETag; 304 when the client's If-None-Match already has it.
 pub fn respond<T: Serialize>(req: &HttpRequest, status: StatusCode, value: &T) -> HttpResponse {
     let tag = of(value);
-    let fresh = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| matches(v, &tag));
+    // 304 answers reads only: a write's If-None-Match is no cache check.
+    let read = matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    );
+    let fresh = read
+        && req
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| matches(v, &tag));
     let mut response = if fresh && status == StatusCode::OK {
         HttpResponse::NotModified()
     } else {
@@ -54,7 +61,7 @@ pub fn required_if_match(req: &HttpRequest) -> Result<String, ApiError> {
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::PRECONDITION_REQUIRED,
-                "precondition_required",
+                ProblemCode::PreconditionRequired,
                 "send If-Match with the ETag from your last GET",
             )
         })

@@ -3,6 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
+use recoup_core::ProblemCode;
 use recoup_core::db;
 use recoup_core::idempotency::{self, Command, Key};
 use serde::Serialize;
@@ -30,7 +31,7 @@ pub async fn execute<B: Serialize>(
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "idempotency_key_required",
+                ProblemCode::IdempotencyKeyRequired,
                 "money-moving requests need an Idempotency-Key header (a UUID works well)",
             )
         })?;
@@ -47,7 +48,7 @@ pub async fn execute<B: Serialize>(
     request.extend(serde_json::to_vec(body).map_err(|_| ApiError::internal())?);
     let key = Key::new(scope, header, &request).map_err(|e| match ApiError::from(e) {
         mut err if err.status == StatusCode::BAD_REQUEST => {
-            err.code = "invalid_idempotency_key";
+            err.code = ProblemCode::InvalidIdempotencyKey;
             err
         }
         other => other,

@@ -14,6 +14,7 @@ pub mod routes;
 pub mod state;
 pub mod throttle;
 
+use recoup_core::ProblemCode;
 use std::net::TcpListener;
 use std::sync::Arc;
 
@@ -91,12 +92,17 @@ impl Application {
             app.app_data(web::Data::new(state.clone()))
                 .app_data(web::PayloadConfig::new(body::MAX_BODY_BYTES))
                 .app_data(web::QueryConfig::default().error_handler(|e, _| {
-                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.to_string()).into()
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        ProblemCode::InvalidQuery,
+                        e.to_string(),
+                    )
+                    .into()
                 }))
                 .app_data(web::PathConfig::default().error_handler(|e, _| {
                     ApiError::new(
                         StatusCode::BAD_REQUEST,
-                        "invalid_path_parameter",
+                        ProblemCode::InvalidPathParameter,
                         e.to_string(),
                     )
                     .into()
@@ -134,7 +140,7 @@ async fn docs_redirect() -> HttpResponse {
 async fn not_found(req: HttpRequest) -> HttpResponse {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "route_not_found",
+        ProblemCode::RouteNotFound,
         format!("no route for {} {}", req.method(), req.path()),
     )
     .error_response()

@@ -1,6 +1,7 @@
 //! `recoup-api`: serve the API (default), `migrate`, `openapi` (print the spec) or
 //! `seed-demo` (create one demo user per role).
 
+use recoup_core::ProblemCode;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -137,7 +138,7 @@ async fn seed_demo(config: &Config) -> anyhow::Result<()> {
             Ok(_) => password,
             // Never overwrite a password someone may have changed since.
             Err(recoup_core::Error::Conflict {
-                code: "email_taken",
+                code: ProblemCode::EmailTaken,
                 ..
             }) => "(existed already; password unchanged)".to_owned(),
             Err(e) => return Err(e.into()),

@@ -58,6 +58,27 @@ fn incoming_id(req: &ServiceRequest) -> Option<String> {
     sane.then(|| value.to_owned())
 }
 
+/// A NUL character (`%00`) in the path or query: no text Recoup stores may hold one
+/// (PostgreSQL refuses it), so it is refused here, before any handler sees it.
+fn nul_in_uri(req: &ServiceRequest) -> Option<ApiError> {
+    let has_nul = |text: &str| text.contains("%00");
+    if has_nul(req.query_string()) {
+        Some(ApiError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            recoup_core::ProblemCode::InvalidQuery,
+            "a query parameter holds a NUL character (%00)",
+        ))
+    } else if has_nul(req.path()) {
+        Some(ApiError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            recoup_core::ProblemCode::InvalidPathParameter,
+            "a path parameter holds a NUL character (%00)",
+        ))
+    } else {
+        None
+    }
+}
+
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -69,6 +90,9 @@ pub async fn observe(
     let app_state = req
         .app_data::<actix_web::web::Data<crate::state::AppState>>()
         .cloned();
+    if let Some(refusal) = nul_in_uri(&req) {
+        return Ok(req.error_response(refusal));
+    }
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %req.path());
     // No clone of the request may live across the call: actix needs it unshared.
     let outcome = AssertUnwindSafe(next.call(req))

@@ -3,6 +3,7 @@
 //! attempts are refused with 429 before the password is even checked.
 
 use actix_web::http::StatusCode;
+use recoup_core::ProblemCode;
 use redis::AsyncCommands;
 
 use crate::error::ApiError;
@@ -19,7 +20,7 @@ fn unavailable(e: redis::RedisError) -> ApiError {
     tracing::error!(error = %e, "redis unavailable for login throttling");
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
+        ProblemCode::Unavailable,
         "a backing service is unavailable; retry shortly",
     )
 }
@@ -55,7 +56,7 @@ impl<'a> LoginThrottle<'a> {
             let ttl: i64 = redis.ttl(key).await.map_err(unavailable)?;
             let mut error = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "too_many_login_attempts",
+                ProblemCode::TooManyLoginAttempts,
                 "too many failed logins; wait before trying again",
             );
             error.retry_after = Some(u64::try_from(ttl.max(1)).unwrap_or(1));

@@ -5,6 +5,7 @@
 //! a customer) filters by [`Actor::customer_visibility`], so an invisible account answers
 //! exactly like a missing one.
 
+use crate::error::ProblemCode;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -244,6 +245,15 @@ impl Role {
     }
 }
 
+text_enum! {
+    /// Who did something: a person, an integration's API key, or the system (the worker).
+    pub enum ActorKind {
+        User = "user",
+        ApiKey = "api_key",
+        System = "system",
+    }
+}
+
 /// Which customers a caller can see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Visibility {
@@ -285,8 +295,8 @@ impl Actor {
             return Ok(());
         }
         let code = match self {
-            Actor::ApiKey { .. } => "insufficient_scope",
-            _ => "forbidden",
+            Actor::ApiKey { .. } => ProblemCode::InsufficientScope,
+            _ => ProblemCode::Forbidden,
         };
         Err(Error::Forbidden {
             code,
@@ -309,10 +319,14 @@ impl Actor {
     }
 
     pub fn kind(&self) -> &'static str {
+        self.actor_kind().as_str()
+    }
+
+    pub fn actor_kind(&self) -> ActorKind {
         match self {
-            Actor::User { .. } => "user",
-            Actor::ApiKey { .. } => "api_key",
-            Actor::System => "system",
+            Actor::User { .. } => ActorKind::User,
+            Actor::ApiKey { .. } => ActorKind::ApiKey,
+            Actor::System => ActorKind::System,
         }
     }
 
@@ -459,7 +473,7 @@ mod tests {
         assert!(matches!(
             reader.require(Permission::CustomersCreate),
             Err(Error::Forbidden {
-                code: "insufficient_scope",
+                code: ProblemCode::InsufficientScope,
                 ..
             })
         ));

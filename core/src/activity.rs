@@ -317,6 +317,7 @@ pub struct ActivityFilter {
     /// Occurred before this instant.
     pub to: Option<DateTime<Utc>>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

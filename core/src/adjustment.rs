@@ -26,7 +26,7 @@ pub struct Adjustment {
     pub invoice_id: Uuid,
     pub customer_id: Uuid,
     /// Signed: positive raises the balance.
-    #[schema(value_type = String, example = "-15.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "-15.00")]
     pub amount: Decimal,
     #[schema(example = "USD")]
     pub currency: String,
@@ -43,7 +43,7 @@ pub struct NewAdjustment {
     pub invoice_id: Uuid,
     /// Signed, non-zero.
     #[serde(deserialize_with = "money::decimal_string::required")]
-    #[schema(value_type = String, example = "-15.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "-15.00")]
     pub amount: Decimal,
     #[schema(example = "rounding difference agreed with customer")]
     pub reason: String,

@@ -122,7 +122,7 @@ pub struct AgingRow {
     /// Items per bucket.
     pub counts: Vec<u64>,
     /// Σ of the buckets.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
     pub total: Decimal,
 }
 

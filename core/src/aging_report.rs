@@ -56,7 +56,7 @@ pub struct AgingQuery {
     #[param(example = "2026-06-30")]
     pub as_of: Option<String>,
     /// `customer` (default), `collector`, `sales_rep` or `currency`.
-    #[param(example = "customer")]
+    #[param(example = "customer", value_type = Option<GroupBy>, inline)]
     pub group_by: Option<String>,
     /// Upper bounds of the buckets in days, strictly increasing, 1 to 12 of them
     /// (default `30,60,90,120`: current, 1-30, 31-60, 61-90, 91-120, 120+).
@@ -120,18 +120,18 @@ pub struct AgingReportRow {
     /// Open items per bucket (invoices, and payments with cash on account).
     pub counts: Vec<u64>,
     /// Σ of the buckets.
-    #[schema(value_type = String, example = "12500.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "12500.00")]
     pub total: Decimal,
     /// Amount in active disputes on the group's invoices; included in the buckets,
     /// not added to them.
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "0.00")]
     pub disputed: Decimal,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AgingReport {
     pub as_of: NaiveDate,
-    #[schema(example = "customer")]
+    #[schema(example = "customer", value_type = GroupBy)]
     pub group_by: String,
     /// The bucket labels, e.g. `["current", "1-30", "31-60", "61-90", "91-120", "120+"]`.
     pub buckets: Vec<String>,

@@ -102,9 +102,9 @@ pub struct TrendRow {
     #[schema(value_type = Vec<String>)]
     pub amounts: Vec<Decimal>,
     pub counts: Vec<i64>,
-    #[schema(value_type = String, example = "12500.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "12500.00")]
     pub total: Decimal,
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "0.00")]
     pub disputed: Decimal,
 }
 

@@ -186,6 +186,7 @@ pub struct ApiKeyFilter {
     /// Include revoked keys (default false).
     pub include_revoked: Option<bool>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -18,7 +18,7 @@ pub struct AuditEvent {
     pub id: Uuid,
     pub occurred_at: DateTime<Utc>,
     /// `user`, `api_key` or `system`.
-    #[schema(example = "user")]
+    #[schema(example = "user", value_type = crate::access::ActorKind)]
     pub actor_kind: String,
     pub actor_id: Option<Uuid>,
     /// What happened, as `entity.verb`.
@@ -147,6 +147,7 @@ pub struct AuditFilter {
     /// Events before this instant.
     pub to: Option<DateTime<Utc>>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -88,7 +88,7 @@ pub struct Recovered {
     #[schema(example = "USD")]
     pub currency: String,
     /// Applied minus reversed in the period.
-    #[schema(value_type = String, example = "12400.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "12400.00")]
     pub amount: Decimal,
 }
 
@@ -98,16 +98,16 @@ pub struct PromiseFigures {
     #[schema(example = "USD")]
     pub currency: String,
     pub made: i64,
-    #[schema(value_type = String, example = "6000.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "6000.00")]
     pub made_amount: Decimal,
     pub kept: i64,
-    #[schema(value_type = String, example = "4000.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "4000.00")]
     pub kept_amount: Decimal,
     pub partially_kept: i64,
-    #[schema(value_type = String, example = "500.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "500.00")]
     pub partially_kept_amount: Decimal,
     pub broken: i64,
-    #[schema(value_type = String, example = "1500.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "1500.00")]
     pub broken_amount: Decimal,
 }
 

@@ -302,6 +302,7 @@ pub async fn create(
 #[serde(deny_unknown_fields)]
 pub struct ContactFilter {
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

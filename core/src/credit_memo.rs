@@ -24,7 +24,7 @@ pub struct CreditMemo {
     pub id: Uuid,
     pub invoice_id: Uuid,
     pub customer_id: Uuid,
-    #[schema(value_type = String, example = "120.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "120.00")]
     pub amount: Decimal,
     #[schema(example = "USD")]
     pub currency: String,
@@ -42,7 +42,7 @@ pub struct CreditMemo {
 pub struct NewCreditMemo {
     pub invoice_id: Uuid,
     #[serde(deserialize_with = "money::decimal_string::required")]
-    #[schema(value_type = String, example = "120.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "120.00")]
     pub amount: Decimal,
     #[schema(example = "pricing error on line 3")]
     pub reason: String,

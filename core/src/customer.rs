@@ -1,5 +1,6 @@
 //! Customers (accounts): master data, compliance flags, assignment and the current holds.
 
+use crate::error::ProblemCode;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -64,7 +65,7 @@ pub struct Customer {
     #[schema(example = 30)]
     pub payment_terms_days: i32,
     /// In the account's currency; absent means no limit has been set.
-    #[schema(value_type = Option<String>, example = "25000.00")]
+    #[schema(value_type = Option<String>, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "25000.00")]
     pub credit_limit: Option<Decimal>,
     pub risk_rating: Option<RiskRating>,
     pub assigned_collector_id: Option<Uuid>,
@@ -177,7 +178,7 @@ pub struct NewCustomer {
     #[schema(example = 30)]
     pub payment_terms_days: Option<i32>,
     #[serde(default, deserialize_with = "money::decimal_string::option")]
-    #[schema(value_type = Option<String>, example = "25000.00")]
+    #[schema(value_type = Option<String>, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "25000.00")]
     pub credit_limit: Option<Decimal>,
     pub risk_rating: Option<RiskRating>,
     /// Needs the `customers:assign` permission (managers, admins).
@@ -327,7 +328,10 @@ async fn check_assignees(
 fn map_unique(error: Error) -> Error {
     match error {
         Error::Database(e) if is_unique_violation(&e, "customers_external_id_key") => {
-            Error::conflict("external_id_taken", "another customer has this external id")
+            Error::conflict(
+                ProblemCode::ExternalIdTaken,
+                "another customer has this external id",
+            )
         }
         other => other,
     }
@@ -611,7 +615,7 @@ pub async fn update(
                 .await?;
             if invoiced > 0 {
                 return Err(Error::conflict(
-                    "currency_locked",
+                    ProblemCode::CurrencyLocked,
                     "the customer has invoices in its currency",
                 ));
             }
@@ -794,8 +798,10 @@ pub struct CustomerFilter {
     /// Only customers with (true) or without (false) an active collection hold.
     pub collection_hold: Option<bool>,
     /// `name` (default), `-name`, `created_at` or `-created_at`; ties break on id.
+    #[param(inline)]
     pub sort: Option<CustomerSort>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

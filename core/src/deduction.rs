@@ -2,6 +2,7 @@
 //! Resolved valid, the short amount is credited; resolved invalid, it stays open for
 //! collection, marked to rebill or to chase.
 
+use crate::error::ProblemCode;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -58,7 +59,7 @@ pub struct Deduction {
     pub invoice_id: Uuid,
     pub customer_id: Uuid,
     /// What the customer left unpaid.
-    #[schema(value_type = String, example = "80.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "80.00")]
     pub amount: Decimal,
     #[schema(example = "USD")]
     pub currency: String,
@@ -125,7 +126,7 @@ pub struct Resolution {
     pub status: DeductionStatus,
     /// For a valid deduction: the amount to credit (default the whole deduction).
     #[serde(default, deserialize_with = "money::decimal_string::option")]
-    #[schema(value_type = Option<String>, example = "80.00")]
+    #[schema(value_type = Option<String>, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "80.00")]
     pub credit_amount: Option<Decimal>,
     /// For an invalid deduction: rebill or chase (required).
     pub follow_up: Option<FollowUp>,
@@ -172,7 +173,7 @@ pub async fn resolve(
         let before = before.shown();
         if before.status != DeductionStatus::Open {
             return Err(Error::conflict(
-                "deduction_resolved",
+                ProblemCode::DeductionResolved,
                 "the deduction is already resolved",
             ));
         }
@@ -272,6 +273,7 @@ pub struct DeductionFilter {
     pub status: Option<DeductionStatus>,
     pub reason_code: Option<DeductionReason>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -4,6 +4,7 @@
 //! through the ledger; invalid returns the amount to collection; a customer may also
 //! withdraw it. An active dispute past its due date tasks its owner (daily job).
 
+use crate::error::ProblemCode;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -88,7 +89,7 @@ pub struct DisputedInvoice {
         deserialize_with = "money::decimal_string::required",
         serialize_with = "rust_decimal::serde::str::serialize"
     )]
-    #[schema(value_type = String, example = "350.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "350.00")]
     pub amount: Decimal,
 }
 
@@ -98,7 +99,7 @@ pub struct Dispute {
     pub customer_id: Uuid,
     pub invoices: Vec<DisputedInvoice>,
     /// The total contested.
-    #[schema(value_type = String, example = "350.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "350.00")]
     pub amount: Decimal,
     #[schema(example = "USD")]
     pub currency: String,
@@ -113,7 +114,7 @@ pub struct Dispute {
     pub root_cause: Option<String>,
     pub resolution_note: Option<String>,
     /// The credit granted when resolved valid.
-    #[schema(value_type = Option<String>, example = "350.00")]
+    #[schema(value_type = Option<String>, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "350.00")]
     pub credited: Option<Decimal>,
     pub resolved_by: Option<Uuid>,
     pub resolved_at: Option<DateTime<Utc>>,
@@ -219,7 +220,7 @@ pub struct DisputeResolution {
     pub status: DisputeStatus,
     /// For `resolved_valid`: the credit agreed (default: the whole disputed amount).
     #[serde(default, deserialize_with = "money::decimal_string::option")]
-    #[schema(value_type = Option<String>, example = "200.00")]
+    #[schema(value_type = Option<String>, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "200.00")]
     pub credit_amount: Option<Decimal>,
     /// Why it happened (required unless withdrawn).
     #[schema(example = "Price list not updated after the March change")]
@@ -521,7 +522,7 @@ pub async fn update(
         }
         if !row.status.is_active() {
             return Err(Error::conflict(
-                "dispute_closed",
+                ProblemCode::DisputeClosed,
                 format!("the dispute is {}", row.status),
             ));
         }
@@ -647,7 +648,7 @@ pub async fn resolve(
             .ok_or(Error::NotFound { entity: "dispute" })?;
         if !row.status.is_active() {
             return Err(Error::conflict(
-                "dispute_closed",
+                ProblemCode::DisputeClosed,
                 format!("the dispute is already {}", row.status),
             ));
         }
@@ -677,7 +678,7 @@ pub async fn resolve(
             let (parts, unplaced) = allocate_credit(credit, &lines);
             if unplaced > Decimal::ZERO {
                 return Err(Error::conflict(
-                    "credit_exceeds_open_balance",
+                    ProblemCode::CreditExceedsOpenBalance,
                     "the invoices were paid or credited since; less is open than the credit",
                 ));
             }
@@ -755,6 +756,7 @@ pub struct DisputeFilter {
     /// Only active disputes due before today.
     pub overdue: Option<bool>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -4,6 +4,75 @@ use serde::Serialize;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+text_enum! {
+    /// The stable machine code of a problem (RFC 9457 `code`): clients branch on it.
+    /// Every code the server can answer is listed here, and so in the spec.
+    pub enum ProblemCode {
+        AmbiguousCredentials = "ambiguous_credentials",
+        CreditExceedsOpenBalance = "credit_exceeds_open_balance",
+        CurrencyLocked = "currency_locked",
+        DeductionResolved = "deduction_resolved",
+        DisputeClosed = "dispute_closed",
+        EmailTaken = "email_taken",
+        EmptyFile = "empty_file",
+        ExternalIdTaken = "external_id_taken",
+        Forbidden = "forbidden",
+        HoldReleased = "hold_released",
+        IdempotencyInFlight = "idempotency_in_flight",
+        IdempotencyKeyRequired = "idempotency_key_required",
+        IdempotencyKeyReused = "idempotency_key_reused",
+        InsufficientScope = "insufficient_scope",
+        InternalError = "internal_error",
+        InvalidApiKey = "invalid_api_key",
+        InvalidCredentials = "invalid_credentials",
+        InvalidIdempotencyKey = "invalid_idempotency_key",
+        InvalidImportKind = "invalid_import_kind",
+        InvalidMapping = "invalid_mapping",
+        InvalidMultipart = "invalid_multipart",
+        InvalidPathParameter = "invalid_path_parameter",
+        InvalidQuery = "invalid_query",
+        InvalidRefreshToken = "invalid_refresh_token",
+        InvalidToken = "invalid_token",
+        InvoiceAlreadyOnPlan = "invoice_already_on_plan",
+        InvoiceAlreadyPromised = "invoice_already_promised",
+        InvoiceNumberTaken = "invoice_number_taken",
+        InvoiceTouched = "invoice_touched",
+        InvoiceVoid = "invoice_void",
+        InvoiceWrittenOff = "invoice_written_off",
+        JobNotDead = "job_not_dead",
+        MalformedJson = "malformed_json",
+        MissingColumns = "missing_columns",
+        MissingFile = "missing_file",
+        NotFound = "not_found",
+        NothingUnapplied = "nothing_unapplied",
+        OccurrenceClaimed = "occurrence_claimed",
+        OwnRequest = "own_request",
+        PayloadTooLarge = "payload_too_large",
+        PaymentNotPosted = "payment_not_posted",
+        PaymentRefunded = "payment_refunded",
+        PaymentReturned = "payment_returned",
+        PlanClosed = "plan_closed",
+        PlanNotProposed = "plan_not_proposed",
+        PostedMoneyChanged = "posted_money_changed",
+        PreconditionFailed = "precondition_failed",
+        PreconditionRequired = "precondition_required",
+        PromiseDecided = "promise_decided",
+        RouteNotFound = "route_not_found",
+        SelfLockout = "self_lockout",
+        TokenExpired = "token_expired",
+        TooManyLoginAttempts = "too_many_login_attempts",
+        Unauthenticated = "unauthenticated",
+        Unavailable = "unavailable",
+        UnknownCustomer = "unknown_customer",
+        UnreadableBody = "unreadable_body",
+        UnreadableHeader = "unreadable_header",
+        UnsupportedMediaType = "unsupported_media_type",
+        ValidationFailed = "validation_failed",
+        WriteOffPending = "write_off_pending",
+        WriteOffPosted = "write_off_posted",
+    }
+}
+
 /// One rejected field of an input, with a stable machine code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
@@ -41,17 +110,17 @@ pub enum Error {
     InvalidQuery(Vec<FieldError>),
     /// The caller's role or key scopes do not allow the action.
     #[error("{detail}")]
-    Forbidden { code: &'static str, detail: String },
+    Forbidden { code: ProblemCode, detail: String },
     /// The request conflicts with the current state (a duplicate, a state that forbids it).
     #[error("{detail}")]
-    Conflict { code: &'static str, detail: String },
+    Conflict { code: ProblemCode, detail: String },
     /// The request is well-formed but cannot be processed as sent (422 with a code).
     #[error("{detail}")]
-    Unprocessable { code: &'static str, detail: String },
+    Unprocessable { code: ProblemCode, detail: String },
     /// Like `Unprocessable`, with the field errors that explain it (422 with `errors`).
     #[error("{detail}")]
     Rejected {
-        code: &'static str,
+        code: ProblemCode,
         detail: String,
         errors: Vec<FieldError>,
     },
@@ -60,7 +129,7 @@ pub enum Error {
     PreconditionFailed,
     /// Credentials or tokens were not accepted; `code` tells which rule refused them.
     #[error("{detail}")]
-    Unauthenticated { code: &'static str, detail: String },
+    Unauthenticated { code: ProblemCode, detail: String },
     #[error("database error: {0}")]
     Database(#[from] diesel::result::Error),
     #[error("database unavailable: {0}")]
@@ -93,12 +162,12 @@ impl Error {
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Error::Forbidden {
-            code: "forbidden",
+            code: ProblemCode::Forbidden,
             detail: detail.into(),
         }
     }
 
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn conflict(code: ProblemCode, detail: impl Into<String>) -> Self {
         Error::Conflict {
             code,
             detail: detail.into(),

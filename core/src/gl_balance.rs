@@ -27,7 +27,7 @@ pub struct GlBalance {
     #[schema(example = "USD")]
     pub currency: String,
     /// The AR control account's balance (debit positive).
-    #[schema(value_type = String, example = "184220.15")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "184220.15")]
     pub amount: Decimal,
     #[schema(example = "sap-fi")]
     pub source: String,
@@ -44,7 +44,7 @@ pub struct NewGlBalance {
     #[schema(example = "USD")]
     pub currency: String,
     #[serde(deserialize_with = "money::decimal_string::required")]
-    #[schema(value_type = String, example = "184220.15")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "184220.15")]
     pub amount: Decimal,
     #[schema(example = "sap-fi")]
     pub source: String,
@@ -112,6 +112,7 @@ pub struct GlBalanceFilter {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -163,16 +164,16 @@ pub struct CurrencyReconciliation {
     #[schema(example = "USD")]
     pub currency: String,
     /// Σ of every ledger entry effective on or before the date.
-    #[schema(value_type = String, example = "184220.15")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "184220.15")]
     pub subledger_total: Decimal,
     /// The subledger total split by entry kind.
     #[schema(value_type = BTreeMap<String, String>)]
     pub by_kind: BTreeMap<String, Decimal>,
     /// The latest GL balance posted for the date, if any.
-    #[schema(value_type = Option<String>, example = "184220.15")]
+    #[schema(value_type = Option<String>, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "184220.15")]
     pub gl_balance: Option<Decimal>,
     /// GL minus subledger; zero when reconciled.
-    #[schema(value_type = Option<String>, example = "0.00")]
+    #[schema(value_type = Option<String>, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "0.00")]
     pub difference: Option<Decimal>,
     pub reconciled: bool,
 }

@@ -49,7 +49,7 @@ pub fn week_of(day: NaiveDate) -> String {
 pub struct BucketAmount {
     #[schema(example = "31-60")]
     pub bucket: String,
-    #[schema(value_type = String, example = "1200.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "1200.00")]
     pub amount: Decimal,
 }
 
@@ -62,10 +62,10 @@ pub struct HitListCustomer {
     pub collector_name: Option<String>,
     #[schema(example = "USD")]
     pub currency: String,
-    #[schema(value_type = String, example = "4200.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "4200.00")]
     pub past_due: Decimal,
     /// Open and not yet due.
-    #[schema(value_type = String, example = "800.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "800.00")]
     pub current: Decimal,
     /// Past-due amounts by aging bucket (buckets with money only).
     pub buckets: Vec<BucketAmount>,
@@ -77,11 +77,11 @@ pub struct HitListCustomer {
     #[schema(example = "promised")]
     pub last_activity_outcome: Option<String>,
     pub open_promises: i64,
-    #[schema(value_type = String, example = "2000.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "2000.00")]
     pub promised_amount: Decimal,
     pub next_promise_on: Option<NaiveDate>,
     pub open_disputes: i64,
-    #[schema(value_type = String, example = "350.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "350.00")]
     pub disputed_amount: Decimal,
 }
 
@@ -89,7 +89,7 @@ pub struct HitListCustomer {
 pub struct RepTotal {
     #[schema(example = "USD")]
     pub currency: String,
-    #[schema(value_type = String, example = "4200.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "4200.00")]
     pub past_due: Decimal,
 }
 

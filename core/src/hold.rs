@@ -2,6 +2,7 @@
 //! date), a credit hold stops orders. Every hold is kept as history; the customer row
 //! carries the current state so lists can filter on it.
 
+use crate::error::ProblemCode;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -160,7 +161,7 @@ pub async fn release(
             .ok_or(Error::NotFound { entity: "hold" })?;
         if before.released_at.is_some() {
             return Err(Error::conflict(
-                "hold_released",
+                ProblemCode::HoldReleased,
                 "the hold was already released",
             ));
         }

@@ -3,6 +3,7 @@
 //! moving money twice. A transaction-scoped advisory lock tells a concurrent duplicate
 //! that the first is still in flight.
 
+use crate::error::ProblemCode;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
@@ -92,7 +93,7 @@ async fn within(
     };
     if !locked {
         return Err(Error::conflict(
-            "idempotency_in_flight",
+            ProblemCode::IdempotencyInFlight,
             "a request with this Idempotency-Key is still being processed",
         ));
     }
@@ -100,7 +101,7 @@ async fn within(
         Some((hash, status, body, expires_at)) if expires_at > now => {
             if hash != key.request_hash {
                 return Err(Error::Unprocessable {
-                    code: "idempotency_key_reused",
+                    code: ProblemCode::IdempotencyKeyReused,
                     detail: "this Idempotency-Key was used for a different request".into(),
                 });
             }

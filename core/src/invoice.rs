@@ -1,6 +1,7 @@
 //! Invoices: issued to a customer, settled through the ledger. The open balance and
 //! status are derived from ledger entries (cached on the row in the same transaction).
 
+use crate::error::ProblemCode;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -43,7 +44,7 @@ pub struct Invoice {
     pub issue_date: NaiveDate,
     pub due_date: NaiveDate,
     /// The amount billed.
-    #[schema(value_type = String, example = "1250.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "1250.00")]
     pub amount: Decimal,
     #[schema(example = "USD")]
     pub currency: String,
@@ -52,7 +53,7 @@ pub struct Invoice {
     pub project: Option<String>,
     pub status: InvoiceStatus,
     /// What is still owed: the sum of the invoice's ledger entries.
-    #[schema(value_type = String, example = "250.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "250.00")]
     pub open_balance: Decimal,
     #[serde(skip)]
     pub(crate) charged: Decimal,
@@ -97,7 +98,7 @@ pub struct NewInvoice {
     /// Defaults to the issue date plus the customer's payment terms.
     pub due_date: Option<NaiveDate>,
     #[serde(deserialize_with = "money::decimal_string::required")]
-    #[schema(value_type = String, example = "1250.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "1250.00")]
     pub amount: Decimal,
     /// Must be the customer's currency; defaults to it.
     #[schema(example = "USD")]
@@ -188,11 +189,15 @@ pub(crate) fn check_for(
 
 fn map_unique(error: Error) -> Error {
     match error {
-        Error::Database(e) if is_unique_violation(&e, "invoices_number_key") => {
-            Error::conflict("invoice_number_taken", "another invoice has this number")
-        }
+        Error::Database(e) if is_unique_violation(&e, "invoices_number_key") => Error::conflict(
+            ProblemCode::InvoiceNumberTaken,
+            "another invoice has this number",
+        ),
         Error::Database(e) if is_unique_violation(&e, "invoices_external_id_key") => {
-            Error::conflict("external_id_taken", "another invoice has this external id")
+            Error::conflict(
+                ProblemCode::ExternalIdTaken,
+                "another invoice has this external id",
+            )
         }
         other => other,
     }
@@ -456,6 +461,7 @@ pub struct InvoiceFilter {
     /// Exact invoice number.
     pub number: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -694,7 +700,7 @@ pub async fn upsert_external(
         let (before, _) = load(conn, ctx, existing.id, true).await?;
         if let Some(field) = money_changed(&before, &input) {
             return Err(Error::conflict(
-                "posted_money_changed",
+                ProblemCode::PostedMoneyChanged,
                 format!("`{field}` differs from the posted invoice; post a credit memo or adjustment instead"),
             ));
         }

@@ -3,6 +3,7 @@
 //! outbox row in the transaction of the change that needs it; the worker's relay
 //! pushes outbox rows to Redis after commit (`claim_unsent` / `mark_sent`).
 
+use crate::error::ProblemCode;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -410,6 +411,7 @@ pub struct JobFilter {
     pub status: Option<JobStatus>,
     pub kind: Option<JobKind>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -472,7 +474,7 @@ pub async fn retry(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid) -> Res
             .ok_or(Error::NotFound { entity: "job" })?;
         if before.status != JobStatus::Dead {
             return Err(Error::conflict(
-                "job_not_dead",
+                ProblemCode::JobNotDead,
                 "only a dead job can be retried",
             ));
         }

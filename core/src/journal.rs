@@ -30,7 +30,7 @@ pub struct LedgerEntry {
     pub payment_id: Option<Uuid>,
     pub kind: EntryKind,
     /// Signed: positive raises what the customer owes.
-    #[schema(value_type = String, example = "-250.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "-250.00")]
     pub amount: Decimal,
     #[schema(example = "USD")]
     pub currency: String,
@@ -40,6 +40,7 @@ pub struct LedgerEntry {
     /// The credit memo, adjustment, write-off or deduction it belongs to.
     pub document_id: Option<Uuid>,
     pub memo: Option<String>,
+    #[schema(value_type = crate::access::ActorKind)]
     pub actor_kind: String,
     pub actor_id: Option<Uuid>,
 }

@@ -8,6 +8,7 @@
 //! make up the customer's unapplied cash (a negative sum: money held on account). So
 //! customer balance = Σ open balances − unapplied cash = Σ all their entries.
 
+use crate::error::ProblemCode;
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
@@ -114,9 +115,12 @@ fn positive(name: &str, amount: Decimal) -> Result<(), Error> {
 /// Refuses postings to invoices that are closed to them.
 fn open_for_postings(invoice: &InvoiceState) -> Result<(), Error> {
     match invoice.status {
-        InvoiceStatus::Void => Err(Error::conflict("invoice_void", "the invoice is void")),
+        InvoiceStatus::Void => Err(Error::conflict(
+            ProblemCode::InvoiceVoid,
+            "the invoice is void",
+        )),
         InvoiceStatus::WrittenOff => Err(Error::conflict(
-            "invoice_written_off",
+            ProblemCode::InvoiceWrittenOff,
             "the invoice is written off; post a recovery instead",
         )),
         _ => Ok(()),
@@ -172,7 +176,7 @@ pub fn apply(
     positive(&format!("{name}.amount"), amount)?;
     if payment.status != PaymentStatus::Posted {
         return Err(Error::conflict(
-            "payment_not_posted",
+            ProblemCode::PaymentNotPosted,
             "only a posted payment can be applied",
         ));
     }
@@ -245,7 +249,7 @@ pub fn return_payment(
 ) -> Result<Vec<Posting>, Error> {
     if payment.status == PaymentStatus::Returned {
         return Err(Error::conflict(
-            "payment_returned",
+            ProblemCode::PaymentReturned,
             "the payment was already returned",
         ));
     }
@@ -253,7 +257,7 @@ pub fn return_payment(
         payment.amount - payment.unapplied - applications.iter().map(|a| a.amount).sum::<Decimal>();
     if refunded > Decimal::ZERO {
         return Err(Error::conflict(
-            "payment_refunded",
+            ProblemCode::PaymentRefunded,
             "part of the payment was refunded; it cannot be returned",
         ));
     }
@@ -286,7 +290,7 @@ pub fn refund(payment: &PaymentState, amount: Decimal) -> Result<Posting, Error>
     positive("amount", amount)?;
     if payment.status == PaymentStatus::Returned {
         return Err(Error::conflict(
-            "payment_returned",
+            ProblemCode::PaymentReturned,
             "the payment was returned",
         ));
     }
@@ -349,13 +353,13 @@ pub fn adjust(invoice: &InvoiceState, amount: Decimal) -> Result<Posting, Error>
 pub fn void(invoice: &InvoiceState) -> Result<Posting, Error> {
     if invoice.status == InvoiceStatus::Void {
         return Err(Error::conflict(
-            "invoice_void",
+            ProblemCode::InvoiceVoid,
             "the invoice is already void",
         ));
     }
     if invoice.touched {
         return Err(Error::conflict(
-            "invoice_touched",
+            ProblemCode::InvoiceTouched,
             "cash, credits or adjustments were posted to the invoice; reverse them instead",
         ));
     }
@@ -379,7 +383,7 @@ pub fn recover(
     positive("amount", amount)?;
     if payment.status != PaymentStatus::Posted {
         return Err(Error::conflict(
-            "payment_not_posted",
+            ProblemCode::PaymentNotPosted,
             "only a posted payment can be applied",
         ));
     }
@@ -842,7 +846,7 @@ mod tests {
         };
         let code = |r: Result<[Posting; 2], Error>| match r {
             Err(Error::Validation(e)) => e.first().map(|f| f.code.clone()).unwrap_or_default(),
-            Err(Error::Conflict { code, .. }) => code.to_owned(),
+            Err(Error::Conflict { code, .. }) => code.as_str().to_owned(),
             Err(other) => other.to_string(),
             Ok(_) => "ok".into(),
         };

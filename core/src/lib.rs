@@ -55,4 +55,4 @@ pub mod write_off;
 
 pub use access::{Actor, Context, Permission};
 pub use clock::Clock;
-pub use error::{Error, FieldError, Result};
+pub use error::{Error, FieldError, ProblemCode, Result};

@@ -53,7 +53,7 @@ pub struct MetricsQuery {
     /// Last day of the period, inclusive.
     pub to: NaiveDate,
     /// `none` (default: one group per currency), `customer`, `collector` or `currency`.
-    #[param(example = "none")]
+    #[param(example = "none", value_type = Option<MetricsGroupBy>, inline)]
     pub group_by: Option<String>,
 }
 
@@ -219,7 +219,7 @@ impl utoipa::ToSchema for Figure {}
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FigureValue {
     pub metric: Figure,
-    #[schema(value_type = Option<String>, example = "63.00")]
+    #[schema(value_type = Option<String>, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "63.00")]
     pub value: Option<Decimal>,
     /// The definition of the figure, as in the schema of `metric`.
     pub definition: String,
@@ -230,7 +230,7 @@ pub struct DisputeTally {
     #[schema(example = "pricing")]
     pub reason_code: String,
     pub count: i64,
-    #[schema(value_type = String, example = "1200.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "1200.00")]
     pub amount: Decimal,
 }
 
@@ -255,7 +255,7 @@ pub struct MetricsReport {
     pub to: NaiveDate,
     /// Days in the period, `to − from + 1`.
     pub days: u32,
-    #[schema(example = "none")]
+    #[schema(example = "none", value_type = MetricsGroupBy)]
     pub group_by: String,
     /// One group per key and currency, by name, key and currency.
     pub groups: Vec<MetricsGroup>,

@@ -2,6 +2,7 @@
 //! due first), with the remainder kept on account; returned (NSF / ACH return) or
 //! refunded. Every money movement is a set of ledger postings planned by `ledger`.
 
+use crate::error::ProblemCode;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -39,7 +40,7 @@ text_enum! {
 pub struct PaymentApplication {
     pub id: Uuid,
     pub invoice_id: Uuid,
-    #[schema(value_type = String, example = "400.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "400.00")]
     pub amount: Decimal,
     pub applied_at: DateTime<Utc>,
     /// Set when the payment was returned and this application reversed.
@@ -72,7 +73,7 @@ pub struct Payment {
     pub external_id: Option<String>,
     pub customer_id: Uuid,
     pub received_on: NaiveDate,
-    #[schema(value_type = String, example = "1200.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "1200.00")]
     pub amount: Decimal,
     #[schema(example = "USD")]
     pub currency: String,
@@ -81,9 +82,9 @@ pub struct Payment {
     pub reference: Option<String>,
     pub status: PaymentStatus,
     /// Cash on account, not applied to any invoice.
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "0.00")]
     pub unapplied: Decimal,
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "0.00")]
     pub refunded: Decimal,
     pub returned_at: Option<DateTime<Utc>>,
     pub return_reason: Option<String>,
@@ -98,7 +99,7 @@ pub struct Payment {
 pub struct NewApplication {
     pub invoice_id: Uuid,
     #[serde(deserialize_with = "money::decimal_string::required")]
-    #[schema(value_type = String, example = "400.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "400.00")]
     pub amount: Decimal,
     /// The customer paid short on purpose: opens a deduction for what stays open.
     pub short_pay_reason: Option<DeductionReason>,
@@ -111,7 +112,7 @@ pub struct NewPayment {
     pub customer_id: Uuid,
     pub received_on: NaiveDate,
     #[serde(deserialize_with = "money::decimal_string::required")]
-    #[schema(value_type = String, example = "1200.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "1200.00")]
     pub amount: Decimal,
     /// Must be the customer's currency; defaults to it.
     #[schema(example = "USD")]
@@ -141,7 +142,7 @@ pub struct ReturnRequest {
     pub reason: String,
     /// Bill this returned-payment fee as a new invoice.
     #[serde(default, deserialize_with = "money::decimal_string::option")]
-    #[schema(value_type = Option<String>, example = "35.00")]
+    #[schema(value_type = Option<String>, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "35.00")]
     pub fee: Option<Decimal>,
     /// Due date of the fee invoice; default today.
     pub fee_due_date: Option<NaiveDate>,
@@ -152,7 +153,7 @@ pub struct ReturnRequest {
 #[serde(deny_unknown_fields)]
 pub struct RefundRequest {
     #[serde(deserialize_with = "money::decimal_string::required")]
-    #[schema(value_type = String, example = "50.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "50.00")]
     pub amount: Decimal,
     #[schema(example = "overpayment returned by check 1042")]
     pub reason: String,
@@ -332,7 +333,10 @@ pub async fn get(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid) -> Resul
 fn map_unique(error: Error) -> Error {
     match error {
         Error::Database(e) if is_unique_violation(&e, "payments_external_id_key") => {
-            Error::conflict("external_id_taken", "another payment has this external id")
+            Error::conflict(
+                ProblemCode::ExternalIdTaken,
+                "another payment has this external id",
+            )
         }
         other => other,
     }
@@ -695,7 +699,7 @@ pub async fn apply(
         p.into_result()?;
         if row.unapplied.is_zero() {
             return Err(Error::conflict(
-                "nothing_unapplied",
+                ProblemCode::NothingUnapplied,
                 "the payment has no unapplied cash",
             ));
         }
@@ -983,6 +987,7 @@ pub struct PaymentFilter {
     /// Received on or before.
     pub received_to: Option<NaiveDate>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -1081,7 +1086,7 @@ pub async fn upsert_external(
             && input.currency.as_deref().is_none_or(|c| c == row.currency);
         if !same {
             return Err(Error::conflict(
-                "posted_money_changed",
+                ProblemCode::PostedMoneyChanged,
                 "the payment was posted with other money; return or refund it instead",
             ));
         }

@@ -7,6 +7,7 @@
 //! plan's invoices to them (the pure rules are in `installment.rs`), daily and after
 //! each payment applied or returned, and defaults the plan after too many misses.
 
+use crate::error::ProblemCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -40,14 +41,14 @@ pub struct Policy {
     pub max_term_days: u32,
     /// Smallest regular installment (in the plan's currency).
     #[serde(with = "rust_decimal::serde::str")]
-    #[schema(value_type = String, example = "50.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "50.00")]
     pub min_installment: Decimal,
     /// Most installments (down payment not counted).
     #[schema(example = 12)]
     pub max_installments: u32,
     /// Smallest down payment, percent of the total.
     #[serde(with = "rust_decimal::serde::str")]
-    #[schema(value_type = String, example = "10")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "10")]
     pub min_down_payment_percent: Decimal,
     /// Days after its due date an installment may still be paid on time.
     #[schema(example = 5)]
@@ -211,27 +212,27 @@ pub struct PlanTerms {
     pub invoice_ids: Vec<Uuid>,
     /// Default: the invoices' collectible balance (open minus disputed).
     #[serde(default, deserialize_with = "money::decimal_string::option")]
-    #[schema(value_type = Option<String>, example = "1000.00")]
+    #[schema(value_type = Option<String>, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "1000.00")]
     pub total: Option<Decimal>,
     #[serde(default, deserialize_with = "money::decimal_string::option")]
-    #[schema(value_type = Option<String>, example = "100.00")]
+    #[schema(value_type = Option<String>, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "100.00")]
     pub down_payment: Option<Decimal>,
     /// Either a count of equal installments…
     #[schema(example = 3)]
     pub installment_count: Option<u32>,
     /// …or an amount per installment.
     #[serde(default, deserialize_with = "money::decimal_string::option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
     pub installment_amount: Option<Decimal>,
     pub frequency: Frequency,
     pub first_due_date: NaiveDate,
     /// A one-off fee added to what is financed.
     #[serde(default, deserialize_with = "money::decimal_string::option")]
-    #[schema(value_type = Option<String>, example = "0.00")]
+    #[schema(value_type = Option<String>, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "0.00")]
     pub fee: Option<Decimal>,
     /// Flat add-on interest, percent a year.
     #[serde(default, deserialize_with = "money::decimal_string::option")]
-    #[schema(value_type = Option<String>, example = "0")]
+    #[schema(value_type = Option<String>, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "0")]
     pub annual_interest_percent: Option<Decimal>,
     /// Kept with a saved plan (a preview ignores it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -446,10 +447,10 @@ pub struct Installment {
     pub due_date: NaiveDate,
     /// The last day it counts as paid on time (due date + the plan's grace days).
     pub pay_by: NaiveDate,
-    #[schema(value_type = String, example = "333.33")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "333.33")]
     pub amount: Decimal,
     /// Allocated to it from payments on the plan's invoices, oldest installment first.
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "0.00")]
     pub paid: Decimal,
     /// The day the payment that completed it was received.
     pub paid_on: Option<NaiveDate>,
@@ -467,19 +468,19 @@ pub struct PaymentPlan {
     pub currency: String,
     pub status: PlanStatus,
     /// The balance covered.
-    #[schema(value_type = String, example = "1000.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "1000.00")]
     pub total: Decimal,
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "0.00")]
     pub fee: Decimal,
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "0.00")]
     pub interest: Decimal,
     /// total + fee + interest = Σ installments.
-    #[schema(value_type = String, example = "1000.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "1000.00")]
     pub total_payable: Decimal,
     /// Paid toward the installments at the last tracking.
-    #[schema(value_type = String, example = "333.33")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "333.33")]
     pub paid: Decimal,
-    #[schema(value_type = String, example = "666.67")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "666.67")]
     pub remaining: Decimal,
     /// The terms as negotiated.
     pub terms: PlanTerms,
@@ -660,7 +661,7 @@ pub async fn create(
             .optional()?;
         if let Some(invoice) = planned {
             return Err(Error::conflict(
-                "invoice_already_on_plan",
+                ProblemCode::InvoiceAlreadyOnPlan,
                 format!("invoice {invoice} is already in a proposed or running payment plan"),
             ));
         }
@@ -816,7 +817,7 @@ pub async fn approve(conn: &mut AsyncPgConnection, ctx: &Context, id: Uuid) -> R
         let row = load(conn, ctx, id, true).await?;
         if row.status != PlanStatus::Proposed {
             return Err(Error::conflict(
-                "plan_not_proposed",
+                ProblemCode::PlanNotProposed,
                 format!(
                     "the plan is {}; only proposed plans are approved",
                     row.status
@@ -864,7 +865,7 @@ pub async fn cancel(
         let row = load(conn, ctx, id, true).await?;
         if !matches!(row.status, PlanStatus::Proposed) && !row.status.live() {
             return Err(Error::conflict(
-                "plan_closed",
+                ProblemCode::PlanClosed,
                 format!("the plan is {}; it can no longer be cancelled", row.status),
             ));
         }
@@ -904,6 +905,7 @@ pub struct PlanFilter {
     /// Plans covering this invoice.
     pub invoice_id: Option<Uuid>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

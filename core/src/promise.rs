@@ -6,6 +6,7 @@
 //! What counts toward a promise: live (not reversed) applications to its invoices of
 //! payments received from the day it was made through its deadline (date + grace).
 
+use crate::error::ProblemCode;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -130,7 +131,7 @@ pub struct Promise {
     pub customer_id: Uuid,
     /// The invoices whose payments count.
     pub invoice_ids: Vec<Uuid>,
-    #[schema(value_type = String, example = "2000.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "2000.00")]
     pub amount: Decimal,
     #[schema(example = "USD")]
     pub currency: String,
@@ -143,7 +144,7 @@ pub struct Promise {
     pub deadline: NaiveDate,
     pub status: PromiseStatus,
     /// Counted toward the promise at the last evaluation.
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "0.00")]
     pub paid: Decimal,
     /// When the worker last changed its status.
     pub decided_at: Option<DateTime<Utc>>,
@@ -214,7 +215,7 @@ pub struct NewPromise {
     pub invoice_ids: Vec<Uuid>,
     /// At most the open balance of those invoices.
     #[serde(deserialize_with = "money::decimal_string::required")]
-    #[schema(value_type = String, example = "2000.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "2000.00")]
     pub amount: Decimal,
     /// Today or later, within a year.
     pub promised_on: NaiveDate,
@@ -316,7 +317,7 @@ pub async fn create(
             .optional()?;
         if let Some(invoice) = promised {
             return Err(Error::conflict(
-                "invoice_already_promised",
+                ProblemCode::InvoiceAlreadyPromised,
                 format!("invoice {invoice} is already in an open promise"),
             ));
         }
@@ -412,7 +413,7 @@ pub async fn cancel(
         let row = load(conn, ctx, id, true).await?;
         if row.status != PromiseStatus::Open {
             return Err(Error::conflict(
-                "promise_decided",
+                ProblemCode::PromiseDecided,
                 format!(
                     "the promise is {}; only open promises can be cancelled",
                     row.status
@@ -461,6 +462,7 @@ pub struct PromiseFilter {
     /// Promised on or before this day.
     pub promised_to: Option<NaiveDate>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -75,21 +75,21 @@ pub struct ScheduledInstallment {
     /// 0 for the down payment, then 1, 2, …
     pub number: u32,
     pub due_date: NaiveDate,
-    #[schema(value_type = String, example = "333.33")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "333.33")]
     pub amount: Decimal,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Schedule {
     /// The balance the plan covers (before fee and interest).
-    #[schema(value_type = String, example = "1000.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "1000.00")]
     pub total: Decimal,
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "0.00")]
     pub fee: Decimal,
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "0.00")]
     pub interest: Decimal,
     /// Everything the customer pays: total + fee + interest = Σ installments.
-    #[schema(value_type = String, example = "1000.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "1000.00")]
     pub total_payable: Decimal,
     pub installments: Vec<ScheduledInstallment>,
 }

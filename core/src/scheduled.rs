@@ -4,6 +4,7 @@
 //! processes never run the same occurrence twice and a worker that was down catches
 //! up on the latest occurrence when it starts.
 
+use crate::error::ProblemCode;
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
@@ -70,7 +71,10 @@ pub async fn claim(
                 .execute(conn)
                 .await?;
             if inserted == 0 {
-                return Err(Error::conflict("occurrence_claimed", "claimed elsewhere"));
+                return Err(Error::conflict(
+                    ProblemCode::OccurrenceClaimed,
+                    "claimed elsewhere",
+                ));
             }
             Ok(job)
         })
@@ -78,7 +82,7 @@ pub async fn claim(
     match claimed {
         Ok(job) => Ok(Some(job)),
         Err(Error::Conflict {
-            code: "occurrence_claimed",
+            code: ProblemCode::OccurrenceClaimed,
             ..
         }) => Ok(None),
         Err(e) => Err(e),

@@ -2,6 +2,7 @@
 //! one login (its family); presenting a token that was already spent means it leaked,
 //! so the whole family is revoked and the thief and the owner both have to log in again.
 
+use crate::error::ProblemCode;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -24,14 +25,14 @@ pub struct Issued {
 
 fn invalid_credentials() -> Error {
     Error::Unauthenticated {
-        code: "invalid_credentials",
+        code: ProblemCode::InvalidCredentials,
         detail: "the e-mail or password is not correct".into(),
     }
 }
 
 fn invalid_refresh() -> Error {
     Error::Unauthenticated {
-        code: "invalid_refresh_token",
+        code: ProblemCode::InvalidRefreshToken,
         detail: "the refresh token is not valid; log in again".into(),
     }
 }

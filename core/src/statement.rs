@@ -25,11 +25,11 @@ pub struct OpenItem {
     #[diesel(sql_type = Date)]
     pub due_date: NaiveDate,
     #[diesel(sql_type = Numeric)]
-    #[schema(value_type = String, example = "1250.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "1250.00")]
     pub amount: Decimal,
     /// Open on the statement date.
     #[diesel(sql_type = Numeric)]
-    #[schema(value_type = String, example = "250.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "250.00")]
     pub open_balance: Decimal,
     /// Days past due on the statement date (0 when not yet due).
     #[diesel(sql_type = diesel::sql_types::Integer)]
@@ -44,13 +44,13 @@ pub struct Statement {
     pub currency: String,
     pub as_of: NaiveDate,
     pub open_items: Vec<OpenItem>,
-    #[schema(value_type = String, example = "1500.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "1500.00")]
     pub total_open: Decimal,
     /// Cash received and not applied to any invoice on the statement date.
-    #[schema(value_type = String, example = "100.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "100.00")]
     pub unapplied_cash: Decimal,
     /// Total open minus unapplied cash.
-    #[schema(value_type = String, example = "1400.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "1400.00")]
     pub balance: Decimal,
 }
 

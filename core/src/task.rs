@@ -30,7 +30,7 @@ pub struct Task {
     pub assignee_id: Option<Uuid>,
     /// What kind of follow-up: `call`, `email`, `visit`, `review`, or one the system
     /// makes (`payment_returned`, …).
-    #[schema(example = "call")]
+    #[schema(example = "call", pattern = "^[a-z_]{1,50}$")]
     pub kind: String,
     #[schema(example = "Call AP about the March invoices")]
     pub title: String,
@@ -123,7 +123,7 @@ pub struct NewTaskRequest {
     pub customer_id: Uuid,
     /// Default: the customer's collector, else the caller.
     pub assignee_id: Option<Uuid>,
-    #[schema(example = "call")]
+    #[schema(example = "call", pattern = "^[a-z_]{1,50}$")]
     pub kind: String,
     #[schema(example = "Call AP about the March invoices")]
     pub title: String,
@@ -300,6 +300,7 @@ pub struct TaskFilter {
     /// Due on or before.
     pub due_to: Option<NaiveDate>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -1,5 +1,6 @@
 //! Users of Recoup (people; integrations use API keys) and their roles.
 
+use crate::error::ProblemCode;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -142,9 +143,12 @@ pub async fn create(conn: &mut AsyncPgConnection, ctx: &Context, input: NewUser)
         })
         .await;
     match result {
-        Err(Error::Database(e)) if is_unique_violation(&e, "users_email_key") => Err(
-            Error::conflict("email_taken", "a user with this e-mail already exists"),
-        ),
+        Err(Error::Database(e)) if is_unique_violation(&e, "users_email_key") => {
+            Err(Error::conflict(
+                ProblemCode::EmailTaken,
+                "a user with this e-mail already exists",
+            ))
+        }
         other => other.map(|()| user),
     }
 }
@@ -187,6 +191,7 @@ pub struct UserFilter {
     /// Only active (true) or inactive (false) users.
     pub active: Option<bool>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -257,7 +262,7 @@ pub async fn update(
             && (patch.active == Some(false) || patch.role.is_some_and(|r| r != before.role))
         {
             return Err(Error::conflict(
-                "self_lockout",
+                ProblemCode::SelfLockout,
                 "an admin cannot deactivate or demote their own account",
             ));
         }

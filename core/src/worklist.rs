@@ -49,11 +49,11 @@ use crate::user::Role;
 pub struct Weight {
     /// Points per unit of the factor's measure.
     #[serde(with = "rust_decimal::serde::str")]
-    #[schema(value_type = String, example = "2")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "2")]
     pub weight: Decimal,
     /// The most points the factor can give.
     #[serde(with = "rust_decimal::serde::str")]
-    #[schema(value_type = String, example = "40")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "40")]
     pub cap: Decimal,
 }
 
@@ -149,7 +149,7 @@ pub struct BucketFigure {
     pub bucket: String,
     pub invoices: i64,
     /// Collectible (open minus disputed) in the bucket.
-    #[schema(value_type = String, example = "12400.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "12400.00")]
     pub collectible: Decimal,
 }
 
@@ -165,7 +165,7 @@ pub struct BrokenPromise {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlanInstallment {
     pub due_date: NaiveDate,
-    #[schema(value_type = String, example = "300.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "300.00")]
     pub owed: Decimal,
 }
 
@@ -302,9 +302,9 @@ pub struct Component {
     #[schema(example = "overdue_amount")]
     pub factor: String,
     /// The measure the weight was applied to.
-    #[schema(value_type = String, example = "12.4")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "12.4")]
     pub measure: Decimal,
-    #[schema(value_type = String, example = "24.80")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "24.80")]
     pub points: Decimal,
 }
 
@@ -633,6 +633,17 @@ pub fn rank(accounts: Vec<Figures>, weights: &Weights, today: NaiveDate) -> Rank
 
 // ---- the API's view ----
 
+text_enum! {
+    /// A past-due bucket of the default aging buckets (the worklist's `bucket` filter).
+    pub enum PastDueBucket {
+        Days1To30 = "1-30",
+        Days31To60 = "31-60",
+        Days61To90 = "61-90",
+        Days91To120 = "91-120",
+        Over120 = "120+",
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -640,10 +651,11 @@ pub struct WorklistQuery {
     /// Whose list (managers and admins; collectors get their own).
     pub collector_id: Option<Uuid>,
     /// Only accounts with past-due amounts in this bucket (`1-30`, `31-60`, `61-90`, `91-120`, `120+`).
+    #[param(value_type = Option<PastDueBucket>, inline)]
     pub bucket: Option<String>,
     /// Only accounts with at least this collectible past-due amount.
     #[serde(default, deserialize_with = "money::decimal_string::option")]
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
     pub min_amount: Option<Decimal>,
     pub currency: Option<String>,
     /// Only accounts with (or without) a task due.
@@ -651,6 +663,7 @@ pub struct WorklistQuery {
     /// Also list the accounts left out, with why.
     pub include_excluded: Option<bool>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -664,7 +677,7 @@ pub struct WorklistRow {
     pub customer_name: String,
     #[schema(example = "USD")]
     pub currency: String,
-    #[schema(value_type = String, example = "87.50")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "87.50")]
     pub score: Decimal,
     /// The factors that made the score.
     pub components: Vec<Component>,
@@ -672,18 +685,18 @@ pub struct WorklistRow {
     /// The reasons in words, most pressing first.
     #[schema(example = json!(["promise of 2000.00 USD broken yesterday", "3 invoices 61-90 days past due, 12400.00 USD collectible"]))]
     pub reasons: Vec<String>,
-    #[schema(value_type = String, example = "12400.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "12400.00")]
     pub collectible_overdue: Decimal,
-    #[schema(value_type = String, example = "15000.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "15000.00")]
     pub open_balance: Decimal,
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "0.00")]
     pub disputed: Decimal,
     pub overdue_by_bucket: Vec<BucketFigure>,
     pub oldest_days_past_due: i64,
     pub last_contact_on: Option<NaiveDate>,
     pub tasks_due: i64,
     /// Open balance on a payment plan being kept (not chased, not in the overdue figures).
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "0.00")]
     pub on_plan: Decimal,
     /// The next installment of a running plan.
     pub next_installment: Option<PlanInstallment>,
@@ -697,7 +710,7 @@ pub struct ExcludedRow {
     /// The reason in words, when there is more to say (`on plan: next installment …`).
     #[schema(example = "on plan: next installment 300.00 USD due 2026-05-01")]
     pub detail: Option<String>,
-    #[schema(value_type = String, example = "500.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "500.00")]
     pub open_balance: Decimal,
     /// The next installment of a running plan.
     pub next_installment: Option<PlanInstallment>,
@@ -709,6 +722,7 @@ pub struct Worklist {
     pub as_of: NaiveDate,
     pub collector_id: Option<Uuid>,
     pub data: Vec<WorklistRow>,
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
     /// Accounts left out and why (with `include_excluded=true`, first page only).
     pub excluded: Option<Vec<ExcludedRow>>,

@@ -2,6 +2,7 @@
 //! a request posts at once; above it, it waits for a manager. Money recovered later is
 //! recorded against the write-off.
 
+use crate::error::ProblemCode;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -35,7 +36,7 @@ pub struct WriteOff {
     pub id: Uuid,
     pub invoice_id: Uuid,
     pub customer_id: Uuid,
-    #[schema(value_type = String, example = "340.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "340.00")]
     pub amount: Decimal,
     #[schema(example = "USD")]
     pub currency: String,
@@ -46,7 +47,7 @@ pub struct WriteOff {
     pub approved_by: Option<Uuid>,
     pub posted_at: Option<DateTime<Utc>>,
     /// Money recovered after the write-off.
-    #[schema(value_type = String, example = "0.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "0.00")]
     pub recovered_amount: Decimal,
     pub created_at: DateTime<Utc>,
 }
@@ -66,7 +67,7 @@ pub struct NewWriteOff {
     pub invoice_id: Uuid,
     /// Default: the invoice's whole open balance.
     #[serde(default, deserialize_with = "money::decimal_string::option")]
-    #[schema(value_type = Option<String>, example = "340.00")]
+    #[schema(value_type = Option<String>, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "340.00")]
     pub amount: Option<Decimal>,
     #[schema(example = "customer out of business; no assets")]
     pub reason: String,
@@ -79,7 +80,7 @@ pub struct NewRecovery {
     /// The payment that brought the money; its unapplied cash is used.
     pub payment_id: Uuid,
     #[serde(deserialize_with = "money::decimal_string::required")]
-    #[schema(value_type = String, example = "100.00")]
+    #[schema(value_type = String, pattern = r"^-?[0-9]+(\.[0-9]+)?$", example = "100.00")]
     pub amount: Decimal,
 }
 
@@ -139,7 +140,7 @@ pub async fn request(
             .await?;
         if pending > 0 {
             return Err(Error::conflict(
-                "write_off_pending",
+                ProblemCode::WriteOffPending,
                 "a write-off of this invoice already waits for approval",
             ));
         }
@@ -220,13 +221,13 @@ pub async fn approve(
         let before = lock(conn, ctx, id).await?;
         if before.status != WriteOffStatus::PendingApproval {
             return Err(Error::conflict(
-                "write_off_posted",
+                ProblemCode::WriteOffPosted,
                 "the write-off is already posted",
             ));
         }
         if before.requested_by.is_some() && before.requested_by == ctx.actor.id() {
             return Err(Error::conflict(
-                "own_request",
+                ProblemCode::OwnRequest,
                 "a write-off needs someone other than its requester to approve it",
             ));
         }
@@ -272,7 +273,7 @@ pub async fn recover(
         let before = lock(conn, ctx, id).await?;
         if before.status != WriteOffStatus::Posted {
             return Err(Error::conflict(
-                "write_off_pending",
+                ProblemCode::WriteOffPending,
                 "the write-off is not posted yet",
             ));
         }
@@ -343,6 +344,7 @@ pub struct WriteOffFilter {
     pub invoice_id: Option<Uuid>,
     pub status: Option<WriteOffStatus>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

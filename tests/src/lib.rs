@@ -4,6 +4,8 @@
 //! migration set, and its own Redis key prefix; dropping it removes both. Tests thus run
 //! in parallel (nextest runs each in its own process) and leave nothing behind.
 
+pub mod contract;
+
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -15,7 +17,8 @@ use recoup_api::config::Config;
 use recoup_core::clock::FixedClock;
 use recoup_core::user::{NewUser, Role};
 use recoup_core::{Context, db, user};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
+use reqwest_middleware::{ClientWithMiddleware, RequestBuilder};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -265,7 +268,10 @@ pub struct TestUser {
 
 pub struct TestApp {
     pub base: String,
+    /// A plain client, for benchmarks: no contract check on the hot path.
     pub http: reqwest::Client,
+    /// The client tests use: every exchange is checked against the spec.
+    pub client: ClientWithMiddleware,
     pub clock: FixedClock,
     pub db: TestDatabase,
     pub redis_prefix: String,
@@ -302,11 +308,15 @@ impl TestApp {
         let handle = app.handle();
         tokio::spawn(app.run());
         let pool = db::pool(&db.url, 2)?;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
         Ok(Self {
             base,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()?,
+            client: reqwest_middleware::ClientBuilder::new(http.clone())
+                .with(contract::Check)
+                .build(),
+            http,
             clock,
             db,
             redis_prefix,
@@ -323,7 +333,7 @@ impl TestApp {
 
     /// A request with no credentials.
     pub fn anon(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http.request(method, self.url(path))
+        self.client.request(method, self.url(path))
     }
 
     /// A request as the given user.

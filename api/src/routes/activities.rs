@@ -58,7 +58,7 @@ pub async fn list(
         "follow_up_on": "2026-03-06"
     })),
     responses(
-        (status = 201, description = "Logged", body = Activity),
+        (status = 201, description = "Logged", body = Activity, headers(("ETag" = String, description = "Entity tag of the representation"))),
         (status = 403, description = "Role may not log this kind of activity", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields; unknown or hidden customer (`unknown_customer`); a contact of another customer (`unknown_contact`)", body = Problem, content_type = "application/problem+json"),
     ),

@@ -29,8 +29,7 @@ use crate::state::AppState;
     operation_id = "aging_report",
     params(AgingQuery),
     responses(
-        (status = 200, description = "The report", body = AgingReport, content_type = "application/json"),
-        (status = 200, description = "The report as CSV (wide: one line per group and currency)", body = String, content_type = "text/csv"),
+        (status = 200, description = "The report; with `Accept: text/csv`, the report as CSV (wide: one line per group and currency)", content((AgingReport = "application/json"), (String = "text/csv")), headers(("Content-Disposition" = String, description = "With `Accept: text/csv`: `attachment` and a file name"))),
         (status = 400, description = "Bad `as_of` (`invalid_date`), `group_by` (`invalid_group_by`) or `buckets` (`invalid_buckets`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not read reports", body = Problem, content_type = "application/problem+json"),
     ),

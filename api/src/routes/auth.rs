@@ -2,6 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::Duration;
+use recoup_core::ProblemCode;
 use recoup_core::{db, session, user};
 use serde::{Deserialize, Serialize};
 
@@ -178,7 +179,8 @@ pub async fn logout(
     operation_id = "get_me",
     tag = "auth",
     responses(
-        (status = 200, description = "The current user", body = user::User),
+        (status = 200, description = "The current user", body = user::User, headers(("ETag" = String, description = "Entity tag of the representation"))),
+        (status = 304, description = "Unchanged since the ETag in If-None-Match"),
         (status = 404, description = "Called with an API key, which is no user", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer_auth" = []))
@@ -197,7 +199,10 @@ pub async fn me(
         .await?
         .filter(|u| u.active)
         .ok_or_else(|| {
-            ApiError::unauthenticated("invalid_token", "the user no longer exists or is inactive")
+            ApiError::unauthenticated(
+                ProblemCode::InvalidToken,
+                "the user no longer exists or is inactive",
+            )
         })?;
     Ok(crate::etag::respond(
         &req,

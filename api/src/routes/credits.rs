@@ -22,7 +22,7 @@ use crate::state::AppState;
         (status = 201, description = "Posted; the invoice as it now stands", body = CreditMemoPosted),
         (status = 400, description = "No Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not post credits", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Invoice void or written off", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Invoice void or written off (`invoice_void`, `invoice_written_off`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "More than the open balance (`exceeds_open_balance`), unknown invoice, bad amount", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer_auth" = []))
@@ -54,7 +54,7 @@ pub async fn credit_memo(
         (status = 201, description = "Posted; the invoice as it now stands", body = AdjustmentPosted),
         (status = 400, description = "No Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not post adjustments", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Invoice void or written off", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Invoice void or written off (`invoice_void`, `invoice_written_off`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Would make the balance negative, zero amount, unknown invoice", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer_auth" = []))

@@ -150,7 +150,7 @@ pub async fn update(
     params(("id" = Uuid, Path, description = "Customer id")),
     request_body = Assignment,
     responses(
-        (status = 200, description = "Assigned", body = Customer),
+        (status = 200, description = "Assigned", body = Customer, headers(("ETag" = String, description = "Entity tag of the representation"))),
         (status = 403, description = "Not a manager or admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Assignee unknown, inactive or of the wrong role", body = Problem, content_type = "application/problem+json"),
@@ -319,8 +319,7 @@ pub struct StatementQuery {
     operation_id = "get_customer_statement",
     params(("id" = Uuid, Path, description = "Customer id"), StatementQuery),
     responses(
-        (status = 200, description = "The statement", body = Statement, content_type = "application/json"),
-        (status = 200, description = "The statement as CSV", body = String, content_type = "text/csv"),
+        (status = 200, description = "The statement; with `Accept: text/csv`, the statement as CSV", content((Statement = "application/json"), (String = "text/csv")), headers(("Content-Disposition" = String, description = "With `Accept: text/csv`: `attachment` and a file name"))),
         (status = 400, description = "Bad `as_of`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such customer, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
@@ -405,6 +404,7 @@ pub async fn get_statement(
         (status = 200, description = "Updated (or unchanged)", body = Customer),
         (status = 201, description = "Created", body = Customer),
         (status = 403, description = "Role or key may not write customers", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The customer exists but is not one the caller may see", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Currency change after invoicing (`currency_locked`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ),

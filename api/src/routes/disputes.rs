@@ -57,7 +57,7 @@ pub async fn list(
         "description": "Billed 12 units, received 10"
     })),
     responses(
-        (status = 201, description = "Opened", body = Dispute),
+        (status = 201, description = "Opened", body = Dispute, headers(("ETag" = String, description = "Entity tag of the representation"))),
         (status = 403, description = "Role may not open disputes", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields; unknown or hidden customer or invoice; amount above what is open and undisputed (`exceeds_open_balance`)", body = Problem, content_type = "application/problem+json"),
     ),
@@ -108,7 +108,7 @@ pub async fn get(
     params(("id" = Uuid, Path, description = "Dispute id"), ("If-Match" = String, Header, description = "ETag from the last GET")),
     request_body = DisputePatch,
     responses(
-        (status = 200, description = "Updated", body = Dispute),
+        (status = 200, description = "Updated", body = Dispute, headers(("ETag" = String, description = "Entity tag of the representation"))),
         (status = 403, description = "Role may not change disputes", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such dispute, or on an account the caller may not see", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already resolved (`dispute_closed`)", body = Problem, content_type = "application/problem+json"),

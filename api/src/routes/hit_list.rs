@@ -23,8 +23,7 @@ use crate::state::AppState;
     operation_id = "hit_list_report",
     params(HitListQuery),
     responses(
-        (status = 200, description = "The hit list", body = HitList, content_type = "application/json"),
-        (status = 200, description = "The hit list as CSV", body = String, content_type = "text/csv"),
+        (status = 200, description = "The hit list; with `Accept: text/csv`, the hit list as CSV", content((HitList = "application/json"), (String = "text/csv")), headers(("Content-Disposition" = String, description = "With `Accept: text/csv`: `attachment` and a file name"))),
         (status = 400, description = "Bad `week` (`invalid_week`, `future_week`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not read the hit list, or a rep asked for another's", body = Problem, content_type = "application/problem+json"),
     ),

@@ -6,6 +6,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use futures_util::StreamExt;
+use recoup_core::ProblemCode;
 use recoup_core::db;
 use recoup_core::import::{self, ImportRequest, Piece, UploadError, UploadSource};
 use recoup_core::job::{self, Job};
@@ -23,6 +24,7 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct ImportParams {
     /// What the rows are: `customers`, `invoices`, `payments` or `ibm`.
+    #[param(value_type = Option<recoup_core::import::ImportKind>, inline)]
     pub kind: Option<String>,
     /// A column mapping (JSON, see `Mapping`) for a layout other than the kind's own.
     pub mapping: Option<String>,
@@ -33,9 +35,9 @@ pub struct ImportParams {
 #[allow(dead_code)]
 pub struct ImportForm {
     /// `customers`, `invoices`, `payments` or `ibm`.
+    #[schema(value_type = import::ImportKind)]
     kind: String,
-    /// A column mapping as JSON text (see `Mapping`); absent: the kind's built-in layout.
-    #[schema(value_type = Option<String>)]
+    /// A column mapping, sent as a JSON part; absent: the kind's built-in layout.
     mapping: Option<import::Mapping>,
     /// The CSV file.
     #[schema(value_type = String, format = Binary, content_media_type = "text/csv")]
@@ -58,7 +60,7 @@ impl UploadSource for Channel {
 fn too_large(max: u64) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        ProblemCode::PayloadTooLarge,
         format!("imports are limited to {max} bytes (RECOUP_IMPORT_MAX_BYTES)"),
     )
 }
@@ -66,7 +68,7 @@ fn too_large(max: u64) -> ApiError {
 fn unreadable() -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
-        "unreadable_body",
+        ProblemCode::UnreadableBody,
         "the body could not be read",
     )
 }
@@ -107,7 +109,13 @@ async fn pump_form(
     tx: mpsc::Sender<Result<Piece<Bytes>, ApiError>>,
     max: u64,
 ) {
-    let bad = |detail: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", detail);
+    let bad = |detail: String| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ProblemCode::InvalidMultipart,
+            detail,
+        )
+    };
     let mut seen = 0_u64;
     let mut files = 0;
     while let Some(part) = form.next().await {
@@ -169,7 +177,7 @@ async fn pump_form(
         let _ = tx
             .send(Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "missing_file",
+                ProblemCode::MissingFile,
                 "the form has no file part",
             )))
             .await;
@@ -243,7 +251,7 @@ pub async fn create(
         _ => {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ProblemCode::UnsupportedMediaType,
                 "send the file as text/csv or as multipart/form-data",
             ));
         }

@@ -57,7 +57,7 @@ pub async fn list(
     operation_id = "create_invoice",
     request_body = NewInvoice,
     responses(
-        (status = 201, description = "Issued", body = Invoice),
+        (status = 201, description = "Issued", body = Invoice, headers(("ETag" = String, description = "Entity tag of the representation"))),
         (status = 403, description = "Role may not issue invoices", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Number or external id taken (`invoice_number_taken`, `external_id_taken`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (amount, currency of another customer, dates)", body = Problem, content_type = "application/problem+json"),

@@ -30,8 +30,7 @@ use crate::state::AppState;
     operation_id = "metrics_report",
     params(MetricsQuery),
     responses(
-        (status = 200, description = "The report", body = MetricsReport, content_type = "application/json"),
-        (status = 200, description = "The report as CSV (long: one line per figure)", body = String, content_type = "text/csv"),
+        (status = 200, description = "The report; with `Accept: text/csv`, the report as CSV (long: one line per figure)", content((MetricsReport = "application/json"), (String = "text/csv")), headers(("Content-Disposition" = String, description = "With `Accept: text/csv`: `attachment` and a file name"))),
         (status = 400, description = "Missing or bad `from`/`to` (`before_from`, `period_too_long`) or `group_by` (`invalid_group_by`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not read reports", body = Problem, content_type = "application/problem+json"),
     ),

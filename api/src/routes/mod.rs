@@ -34,6 +34,7 @@ macro_rules! list_of {
         pub struct $name {
             pub data: Vec<$item>,
             /// Pass as `cursor` to get the next page; `null` on the last page.
+            #[schema(required = true)]
             pub next_cursor: Option<String>,
         }
 

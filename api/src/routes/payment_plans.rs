@@ -150,7 +150,7 @@ pub async fn list(
         "note": "Agreed with the controller on the phone"
     })),
     responses(
-        (status = 201, description = "Saved (approved, active or proposed)", body = PaymentPlan),
+        (status = 201, description = "Saved (approved, active or proposed)", body = PaymentPlan, headers(("ETag" = String, description = "Entity tag of the representation"))),
         (status = 403, description = "Role may not make plans", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "An invoice is already in a proposed or running plan (`invoice_already_on_plan`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Terms that cannot be scheduled; unknown or hidden customer or invoice; total above the collectible balance (`exceeds_collectible`)", body = Problem, content_type = "application/problem+json"),

@@ -87,7 +87,8 @@ pub async fn list(
     operation_id = "get_payment",
     params(("id" = Uuid, Path, description = "Payment id")),
     responses(
-        (status = 200, description = "The payment", body = Payment),
+        (status = 200, description = "The payment", body = Payment, headers(("ETag" = String, description = "Entity tag of the representation"))),
+        (status = 304, description = "Unchanged since the ETag in If-None-Match"),
         (status = 404, description = "No such payment, or not one the caller may see", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer_auth" = []), ("api_key" = []))
@@ -190,7 +191,7 @@ pub async fn return_payment(
         (status = 400, description = "No Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not refund", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such payment", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Payment returned", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Payment returned or not posted (`payment_returned`, `payment_not_posted`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "More than the unapplied cash (`exceeds_unapplied`) or invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer_auth" = []), ("api_key" = []))

@@ -60,7 +60,7 @@ pub async fn list(
         "note": "Controller promised a wire on Friday"
     })),
     responses(
-        (status = 201, description = "Recorded", body = Promise),
+        (status = 201, description = "Recorded", body = Promise, headers(("ETag" = String, description = "Entity tag of the representation"))),
         (status = 403, description = "Role may not record promises", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "An invoice is already in an open promise (`invoice_already_promised`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields; unknown or hidden customer or invoice; amount above the open balance (`exceeds_open_balance`)", body = Problem, content_type = "application/problem+json"),

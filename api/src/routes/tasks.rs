@@ -47,7 +47,7 @@ pub async fn list(
     operation_id = "create_task",
     request_body = NewTaskRequest,
     responses(
-        (status = 201, description = "Created", body = Task),
+        (status = 201, description = "Created", body = Task, headers(("ETag" = String, description = "Entity tag of the representation"))),
         (status = 403, description = "Role may not create tasks", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields; unknown or hidden customer (`unknown_customer`)", body = Problem, content_type = "application/problem+json"),
     ),
@@ -96,7 +96,7 @@ pub async fn get(
     params(("id" = Uuid, Path, description = "Task id"), ("If-Match" = String, Header, description = "ETag from the last GET")),
     request_body = TaskPatch,
     responses(
-        (status = 200, description = "Updated", body = Task),
+        (status = 200, description = "Updated", body = Task, headers(("ETag" = String, description = "Entity tag of the representation"))),
         (status = 403, description = "Role may not change tasks", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such task, or on an account the caller may not see", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed since read", body = Problem, content_type = "application/problem+json"),

@@ -45,7 +45,7 @@ pub async fn list(
     tag = "users",
     request_body = NewUser,
     responses(
-        (status = 201, description = "Created", body = User),
+        (status = 201, description = "Created", body = User, headers(("ETag" = String, description = "Entity tag of the representation"))),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "E-mail already used (`email_taken`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -98,7 +98,7 @@ pub async fn get(
     params(("id" = Uuid, Path, description = "User id")),
     request_body = UserPatch,
     responses(
-        (status = 200, description = "Updated", body = User),
+        (status = 200, description = "Updated", body = User, headers(("ETag" = String, description = "Entity tag of the representation"))),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "An admin demoting or deactivating themself (`self_lockout`)", body = Problem, content_type = "application/problem+json"),

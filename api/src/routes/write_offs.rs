@@ -91,7 +91,7 @@ pub async fn create(
         (status = 403, description = "Not a manager or admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such write-off", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already posted (`write_off_posted`), own request (`own_request`), balance changed", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The invoice no longer has that much open", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The invoice no longer has that much open (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer_auth" = []))
 )]
@@ -118,7 +118,7 @@ pub async fn approve(
         (status = 400, description = "No Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not post payments", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such write-off", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Write-off not posted yet", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Write-off not posted yet (`write_off_pending`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "More than written off or than the payment's unapplied cash", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer_auth" = []))

@@ -4,6 +4,7 @@
 //! the columns. A kind's built-in layout names each column after its field; a
 //! [`Mapping`] describes any other.
 
+use crate::error::ProblemCode;
 use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
@@ -120,11 +121,11 @@ impl ImportKind {
             .join(", ");
         match text.map(str::trim) {
             None | Some("") => Err(Error::Unprocessable {
-                code: "invalid_import_kind",
+                code: ProblemCode::InvalidImportKind,
                 detail: format!("say what the file holds: kind is one of {names}"),
             }),
             Some(t) => t.parse().map_err(|_| Error::Unprocessable {
-                code: "invalid_import_kind",
+                code: ProblemCode::InvalidImportKind,
                 detail: format!(
                     "{:?} is not an import kind; use one of {names}",
                     t.chars().take(40).collect::<String>()
@@ -389,7 +390,7 @@ impl Layout {
 fn invalid_mapping(p: Problems) -> Error {
     match p.into_result() {
         Err(Error::Validation(errors)) => Error::Rejected {
-            code: "invalid_mapping",
+            code: ProblemCode::InvalidMapping,
             detail: "the column mapping does not fit the kind".into(),
             errors,
         },
@@ -421,7 +422,7 @@ fn check_date_format(pattern: &str) -> std::result::Result<(), String> {
 /// that is not a mapping is the 422 `invalid_mapping`.
 pub fn parse_mapping(text: &str) -> Result<Mapping> {
     serde_json::from_str(text).map_err(|e| Error::Rejected {
-        code: "invalid_mapping",
+        code: ProblemCode::InvalidMapping,
         detail: "the mapping is not a mapping object".into(),
         errors: vec![FieldError::new("mapping", "invalid_json", e.to_string())],
     })

@@ -19,6 +19,7 @@ pub mod reader;
 pub mod rows;
 pub mod write;
 
+use crate::error::ProblemCode;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -301,7 +302,7 @@ fn check_header(layout: &Layout, head: &[u8], complete: bool) -> Result<()> {
         Next::Record(r) => r,
         _ => {
             return Err(Error::Rejected {
-                code: "unreadable_header",
+                code: ProblemCode::UnreadableHeader,
                 detail: format!(
                     "the file must start with a header line shorter than {} KiB",
                     HEAD_BYTES / 1024
@@ -314,9 +315,9 @@ fn check_header(layout: &Layout, head: &[u8], complete: bool) -> Result<()> {
         Ok(_) => Ok(()),
         Err(errors) => {
             let code = if errors.iter().any(|e| e.code == "missing_column") {
-                "missing_columns"
+                ProblemCode::MissingColumns
             } else {
-                "unreadable_header"
+                ProblemCode::UnreadableHeader
             };
             Err(Error::Rejected {
                 code,
@@ -355,7 +356,7 @@ pub async fn receive<S: UploadSource>(
         let layout = Layout::new(kind, spec.mapping.as_ref())?;
         if chunks.size() == 0 {
             return Err(Error::Unprocessable {
-                code: "empty_file",
+                code: ProblemCode::EmptyFile,
                 detail: "the file is empty".into(),
             }
             .into());

@@ -5,6 +5,7 @@
 //! upsert itself (`posted_money_changed`), never rewritten. New invoices of an
 //! invoices import go the bulk path first ([`super::bulk`]); the rest come here.
 
+use crate::error::ProblemCode;
 use std::collections::HashMap;
 
 use diesel::prelude::*;
@@ -158,7 +159,7 @@ fn row_errors(line: u64, checker: &Checker, error: Error) -> Result<Vec<RowError
             })
             .collect()),
         Error::Conflict { code, detail } | Error::Unprocessable { code, detail } => {
-            Ok(vec![RowError::new(line, None, code, detail)])
+            Ok(vec![RowError::new(line, None, code.as_str(), detail)])
         }
         Error::NotFound { entity } => Ok(vec![RowError::new(
             line,
@@ -264,7 +265,7 @@ fn named_customer(
         _ => {
             let column = checker.column_of("customer_external_id");
             Err(Error::Rejected {
-                code: "unknown_customer",
+                code: ProblemCode::UnknownCustomer,
                 detail: String::new(),
                 errors: vec![crate::FieldError::new(
                     column.unwrap_or_else(|| "customer_external_id".into()),
@@ -329,7 +330,7 @@ async fn write_customer(
         Some(c) if !visibility.admits(c.assigned_collector_id, c.sales_rep_id) => {
             // What creating it would answer: the id belongs to a customer not shown.
             return Err(Error::conflict(
-                "external_id_taken",
+                ProblemCode::ExternalIdTaken,
                 "another customer has this external id",
             ));
         }
@@ -519,7 +520,7 @@ async fn write_ibm(
         Some(c) if visibility.admits(c.assigned_collector_id, c.sales_rep_id) => (c.id, false),
         Some(_) => {
             return Err(Error::conflict(
-                "external_id_taken",
+                ProblemCode::ExternalIdTaken,
                 "another customer has this external id",
             ));
         }
