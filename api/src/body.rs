@@ -67,6 +67,21 @@ fn malformed(inner: &serde_json::Error) -> ApiError {
 }
 
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every body is a JSON object; serde would also read a struct from an array of its
+    // fields in order (`[null, null]`), which no client means and the spec does not say.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b == b'[') {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemCode::ValidationFailed,
+            "the request has invalid fields",
+        )
+        .with_errors(vec![FieldError::new(
+            "",
+            "invalid_type",
+            "the body must be a JSON object",
+        )]));
+    }
     // JSON spells a NUL character only as `\u0000`; no stored text may hold one.
     if bytes.windows(6).any(|w| w == b"\\u0000") {
         return Err(ApiError::new(

@@ -199,6 +199,14 @@ fn document_conventions(operation: &mut Operation) {
             &[ProblemCode::InvalidPathParameter],
         );
     }
+    if idempotent {
+        note(
+            responses,
+            400,
+            "No Idempotency-Key, or one that is not 1 to 255 printable ASCII characters",
+            &[ProblemCode::IdempotencyKeyRequired, ProblemCode::InvalidIdempotencyKey],
+        );
+    }
     if operation.request_body.is_some() {
         note(
             responses,

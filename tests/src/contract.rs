@@ -436,7 +436,12 @@ impl Contract {
             };
         };
         let media = media_type(got.headers, reqwest::header::CONTENT_TYPE);
-        let Some(documented) = content.get(&media) else {
+        // A documented media type may carry parameters (`text/plain; version=0.0.4`).
+        let documented = content.iter().find_map(|(key, value)| {
+            (key.split(';').next().map(|k| k.trim().to_ascii_lowercase()) == Some(media.clone()))
+                .then_some(value)
+        });
+        let Some(documented) = documented else {
             return Err(format!(
                 "{what} answered {media:?}; the spec documents {:?}",
                 content.keys().collect::<Vec<_>>()

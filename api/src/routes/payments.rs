@@ -34,7 +34,7 @@ list_of!(PaymentList, Payment);
         (status = 201, description = "Posted", body = Payment, headers(("Idempotent-Replayed" = String, description = "`true` when this replays the first response"))),
         (status = 400, description = "No Idempotency-Key (`idempotency_key_required`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not post payments", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Same key still in flight (`idempotency_in_flight`), invoice void or written off", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Same key still in flight (`idempotency_in_flight`), invoice void or written off (`invoice_void`, `invoice_written_off`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, over-application, other customer's invoice, currency mismatch, or key reused with another body (`idempotency_key_reused`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer_auth" = []), ("api_key" = []))

@@ -3989,7 +3989,7 @@ export interface operations {
                     "application/json": components["schemas"]["AdjustmentPosted"];
                 };
             };
-            /** @description No Idempotency-Key; body is not valid json (`malformed_json`, `unreadable_body`) */
+            /** @description No Idempotency-Key; no idempotency-key, or one that is not 1 to 255 printable ascii characters (`idempotency_key_required`, `invalid_idempotency_key`); body is not valid json (`malformed_json`, `unreadable_body`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4737,7 +4737,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreditMemoPosted"];
                 };
             };
-            /** @description No Idempotency-Key; body is not valid json (`malformed_json`, `unreadable_body`) */
+            /** @description No Idempotency-Key; no idempotency-key, or one that is not 1 to 255 printable ascii characters (`idempotency_key_required`, `invalid_idempotency_key`); body is not valid json (`malformed_json`, `unreadable_body`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8978,7 +8978,7 @@ export interface operations {
                     "application/json": components["schemas"]["Payment"];
                 };
             };
-            /** @description No Idempotency-Key (`idempotency_key_required`); body is not valid json (`malformed_json`, `unreadable_body`) */
+            /** @description No Idempotency-Key (`idempotency_key_required`); no idempotency-key, or one that is not 1 to 255 printable ascii characters (`invalid_idempotency_key`); body is not valid json (`malformed_json`, `unreadable_body`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9007,7 +9007,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Same key still in flight (`idempotency_in_flight`), invoice void or written off */
+            /** @description Same key still in flight (`idempotency_in_flight`), invoice void or written off (`invoice_void`, `invoice_written_off`) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9311,7 +9311,7 @@ export interface operations {
                     "application/json": components["schemas"]["Payment"];
                 };
             };
-            /** @description No Idempotency-Key; a path parameter is not of its type (`invalid_path_parameter`); body is not valid json (`malformed_json`, `unreadable_body`) */
+            /** @description No Idempotency-Key; a path parameter is not of its type (`invalid_path_parameter`); no idempotency-key, or one that is not 1 to 255 printable ascii characters (`idempotency_key_required`, `invalid_idempotency_key`); body is not valid json (`malformed_json`, `unreadable_body`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9437,7 +9437,7 @@ export interface operations {
                     "application/json": components["schemas"]["Payment"];
                 };
             };
-            /** @description No Idempotency-Key; a path parameter is not of its type (`invalid_path_parameter`); body is not valid json (`malformed_json`, `unreadable_body`) */
+            /** @description No Idempotency-Key; a path parameter is not of its type (`invalid_path_parameter`); no idempotency-key, or one that is not 1 to 255 printable ascii characters (`idempotency_key_required`, `invalid_idempotency_key`); body is not valid json (`malformed_json`, `unreadable_body`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -9563,7 +9563,7 @@ export interface operations {
                     "application/json": components["schemas"]["ReturnOutcome"];
                 };
             };
-            /** @description No Idempotency-Key; a path parameter is not of its type (`invalid_path_parameter`); body is not valid json (`malformed_json`, `unreadable_body`) */
+            /** @description No Idempotency-Key; a path parameter is not of its type (`invalid_path_parameter`); no idempotency-key, or one that is not 1 to 255 printable ascii characters (`idempotency_key_required`, `invalid_idempotency_key`); body is not valid json (`malformed_json`, `unreadable_body`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11723,7 +11723,7 @@ export interface operations {
                     "application/json": components["schemas"]["WriteOffChange"];
                 };
             };
-            /** @description No Idempotency-Key; body is not valid json (`malformed_json`, `unreadable_body`) */
+            /** @description No Idempotency-Key; no idempotency-key, or one that is not 1 to 255 printable ascii characters (`idempotency_key_required`, `invalid_idempotency_key`); body is not valid json (`malformed_json`, `unreadable_body`) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -11939,7 +11939,7 @@ export interface operations {
                     "application/json": components["schemas"]["WriteOffChange"];
                 };
             };
-            /** @description No Idempotency-Key; a path parameter is not of its type (`invalid_path_parameter`); body is not valid json (`malformed_json`, `unreadable_body`) */
+            /** @description No Idempotency-Key; a path parameter is not of its type (`invalid_path_parameter`); no idempotency-key, or one that is not 1 to 255 printable ascii characters (`idempotency_key_required`, `invalid_idempotency_key`); body is not valid json (`malformed_json`, `unreadable_body`) */
             400: {
                 headers: {
                     [name: string]: unknown;
