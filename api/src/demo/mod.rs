@@ -6,16 +6,22 @@
 //! - [`seed_portfolio`], into an empty ledger only: IBM's accounts-receivable sample
 //!   ([`PORTFOLIO`]) moved to the present by `import::DateShift` (its last invoice
 //!   [`LAST_INVOICE_DAYS_AGO`] days before today, invoices it settles after today left
-//!   open), spread over the demo collectors and sales rep.
+//!   open), spread over the demo collectors and sales rep, then the demo collector's
+//!   recent weeks of work ([`day`]), so that their worklist, the aging report and the
+//!   hit list have something to show.
 //!
 //! Everything goes through the domain's own operations, as the API's handlers and the
 //! worker call them; "today" is the instant of the context given, so a test chooses it.
+
+pub mod day;
 
 use std::fmt;
 
 use diesel_async::AsyncPgConnection;
 use recoup_core::user::{self, Role};
 use recoup_core::{Context, ProblemCode, customer, import, invoice};
+
+pub use day::CollectorDay;
 
 /// Demo logins for a local portfolio: one user per role (e-mail, name, role).
 pub const USERS: &[(&str, &str, Role)] = &[
@@ -37,11 +43,11 @@ pub const USERS: &[(&str, &str, Role)] = &[
     ("auditor@recoup.example", "Avery Auditor", Role::Auditor),
 ];
 
-/// The demo collector.
+/// The demo collector, whose day [`day`] seeds.
 pub const COLLECTOR: &str = "collector@recoup.example";
-/// The demo accountant.
+/// Posts the demo's invoices and payments.
 pub const ACCOUNTANT: &str = "accountant@recoup.example";
-/// The demo manager.
+/// Approves the demo's payment plan.
 pub const MANAGER: &str = "manager@recoup.example";
 
 /// The users the demo customers are spread over, in turn.
@@ -110,6 +116,8 @@ pub struct Seeded {
     pub import: import::ImportReport,
     /// Customers spread over the demo collectors and sales rep.
     pub assigned: usize,
+    /// The demo collector's weeks of work; `None` when a demo user it needs is missing.
+    pub day: Option<CollectorDay>,
 }
 
 impl Seeded {
@@ -139,7 +147,11 @@ impl fmt::Display for Seeded {
             f,
             "  assigned {} customers to the demo collectors and sales rep",
             self.assigned
-        )
+        )?;
+        match &self.day {
+            Some(day) => write!(f, "{day}"),
+            None => writeln!(f, "  no collector's day: a demo user is missing"),
+        }
     }
 }
 
@@ -161,10 +173,12 @@ pub async fn seed_portfolio(
     let shift = import::DateShift::landing(last, today, LAST_INVOICE_DAYS_AGO);
     let report = import::import_ibm_shifted(conn, ctx, csv, &shift, progress).await?;
     let assigned = assign_portfolio(conn, ctx).await?;
+    let day = day::seed(conn, ctx.now).await?;
     Ok(Some(Seeded {
         shift_days: shift.days(),
         import: report,
         assigned,
+        day,
     }))
 }
 
