@@ -5,6 +5,7 @@ pub mod auth;
 pub mod body;
 pub mod config;
 pub mod csv;
+pub mod demo;
 pub mod error;
 pub mod etag;
 pub mod idempotency;

@@ -1,14 +1,14 @@
-//! `recoup-api`: serve the API (default), `migrate`, `openapi` (print the spec) or
-//! `seed-demo` (create one demo user per role).
+//! `recoup-api`: serve the API (default), `migrate`, `openapi` (print the spec),
+//! `seed-demo` (one demo user per role and the demo portfolio; see `demo`) or
+//! `import` (a CSV file at once).
 
-use recoup_core::ProblemCode;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use recoup_api::config::{Config, Environment};
-use recoup_api::{Application, openapi};
+use recoup_api::{Application, demo, openapi};
 use recoup_core::clock::SystemClock;
-use recoup_core::{Clock, Context, customer, db, import, invoice, user};
+use recoup_core::{Clock, Context, db, import};
 
 fn init_tracing(config: Option<&Config>) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RECOUP_LOG")
@@ -80,42 +80,7 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Demo logins for a local portfolio: one user per role, with the password printed.
-pub const DEMO_USERS: &[(&str, &str, user::Role)] = &[
-    ("admin@recoup.example", "Ada Admin", user::Role::Admin),
-    (
-        "manager@recoup.example",
-        "Morgan Manager",
-        user::Role::Manager,
-    ),
-    (
-        "collector@recoup.example",
-        "Casey Collector",
-        user::Role::Collector,
-    ),
-    (
-        "collector2@recoup.example",
-        "Chris Collector",
-        user::Role::Collector,
-    ),
-    (
-        "field@recoup.example",
-        "Frankie Field",
-        user::Role::FieldCollector,
-    ),
-    (
-        "accountant@recoup.example",
-        "Alex Accountant",
-        user::Role::Accountant,
-    ),
-    ("sales@recoup.example", "Sam Sales", user::Role::Sales),
-    (
-        "auditor@recoup.example",
-        "Avery Auditor",
-        user::Role::Auditor,
-    ),
-];
-
+/// One login per role and, into an empty ledger, the demo portfolio (see `demo`).
 async fn seed_demo(config: &Config) -> anyhow::Result<()> {
     anyhow::ensure!(
         config.env != Environment::Production,
@@ -126,46 +91,40 @@ async fn seed_demo(config: &Config) -> anyhow::Result<()> {
     let mut conn = db::conn(&pool).await?;
     let ctx = Context::system(SystemClock.now());
     println!("Demo logins (development only):");
-    for (email, name, role) in DEMO_USERS {
-        let password = format!("demo-{}-pass", role.as_str().replace('_', "-"));
-        let input = user::NewUser {
-            email: (*email).into(),
-            name: (*name).into(),
-            role: *role,
-            password: password.clone(),
-        };
-        let shown = match user::create(&mut conn, &ctx, input).await {
-            Ok(_) => password,
-            // Never overwrite a password someone may have changed since.
-            Err(recoup_core::Error::Conflict {
-                code: ProblemCode::EmailTaken,
-                ..
-            }) => "(existed already; password unchanged)".to_owned(),
-            Err(e) => return Err(e.into()),
-        };
-        println!("  {:<16} {:<28} {}", role.as_str(), email, shown);
+    for login in demo::create_users(&mut conn, &ctx).await? {
+        let shown = login
+            .password
+            .unwrap_or_else(|| "(existed already; password unchanged)".to_owned());
+        println!(
+            "  {:<16} {:<28} {}",
+            login.role.as_str(),
+            login.email,
+            shown
+        );
     }
-    let portfolio = std::path::Path::new(DEMO_PORTFOLIO);
-    if invoice::count_all(&mut conn).await? == 0 && portfolio.exists() {
-        println!(
-            "Importing the demo portfolio ({DEMO_PORTFOLIO}: IBM's accounts-receivable sample)…"
-        );
-        let report = import_file(&mut conn, &ctx, portfolio, import::ImportKind::Ibm).await?;
-        println!(
-            "  {} rows: {} customers, {} invoices, {} payments, {} rows rejected",
-            report.rows,
-            report.customers_created,
-            report.invoices_created,
-            report.payments_created,
-            report.rejected
-        );
-        assign_demo_portfolio(&mut conn, &ctx).await?;
+    println!(
+        "Demo portfolio ({}: IBM's accounts-receivable sample, moved to the present):",
+        demo::PORTFOLIO
+    );
+    let Ok(csv) = std::fs::read(demo::PORTFOLIO) else {
+        println!("  not found; nothing seeded");
+        return Ok(());
+    };
+    let mut counting = false;
+    let seeded = demo::seed_portfolio(&mut conn, &ctx, &csv, |r| {
+        counting = true;
+        eprint!("\r  {} rows…", r.rows);
+    })
+    .await?;
+    if counting {
+        eprintln!();
+    }
+    match seeded {
+        Some(seeded) => print!("{seeded}"),
+        None => println!("  the ledger has invoices already; nothing seeded"),
     }
     Ok(())
 }
-
-/// The demo portfolio: a copy of IBM's public accounts-receivable sample.
-const DEMO_PORTFOLIO: &str = "data/ibm-accounts-receivable.csv";
 
 async fn import_file(
     conn: &mut diesel_async::AsyncPgConnection,
@@ -180,56 +139,6 @@ async fn import_file(
     .await?;
     eprintln!();
     Ok(report)
-}
-
-/// Spreads the demo customers over the demo collectors, and gives every other one to
-/// the demo sales rep, so each role has accounts to see.
-async fn assign_demo_portfolio(
-    conn: &mut diesel_async::AsyncPgConnection,
-    ctx: &Context,
-) -> anyhow::Result<()> {
-    let users = user::list(
-        conn,
-        ctx,
-        &user::UserFilter {
-            limit: Some(200),
-            ..Default::default()
-        },
-    )
-    .await?
-    .data;
-    let id_of = |email: &str| users.iter().find(|u| u.email == email).map(|u| u.id);
-    let collectors: Vec<_> = [
-        "collector@recoup.example",
-        "collector2@recoup.example",
-        "field@recoup.example",
-    ]
-    .iter()
-    .filter_map(|e| id_of(e))
-    .collect();
-    let sales = id_of("sales@recoup.example");
-    let customers = customer::list(
-        conn,
-        ctx,
-        &customer::CustomerFilter {
-            limit: Some(200),
-            ..Default::default()
-        },
-    )
-    .await?
-    .data;
-    for (i, c) in customers.iter().enumerate() {
-        let assignment = customer::Assignment {
-            assigned_collector_id: collectors.get(i % collectors.len().max(1)).copied(),
-            sales_rep_id: if i % 2 == 0 { sales } else { None },
-        };
-        customer::assign(conn, ctx, c.id, assignment).await?;
-    }
-    println!(
-        "  assigned {} customers to the demo collectors and sales rep",
-        customers.len()
-    );
-    Ok(())
 }
 
 /// `recoup-api import FILE [KIND]`: imports a CSV in a kind's built-in layout (default

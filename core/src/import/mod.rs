@@ -12,15 +12,18 @@
 //!   the position after its last row, so a job that is killed resumes where it
 //!   stopped, and one that is run twice changes nothing twice (rows are idempotent
 //!   anyway).
+//! - [`import_reader`] does the same at once from a reader (the CLI, demo seeding);
+//!   [`import_ibm_shifted`] moves IBM's sample to the present on the way ([`shift`]).
 
 mod bulk;
 pub mod layout;
 pub mod reader;
 pub mod rows;
+pub mod shift;
 pub mod write;
 
 use crate::error::ProblemCode;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
@@ -28,6 +31,7 @@ use uuid::Uuid;
 
 pub use layout::{ImportKind, Layout, Mapping};
 pub use rows::{IbmRow, RowError};
+pub use shift::DateShift;
 
 use crate::access::{Context, Visibility};
 use crate::error::{Error, FieldError, Result};
@@ -827,6 +831,43 @@ async fn finish(
     serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))
 }
 
+/// Reads the records of a file from `input`, a block at a time.
+struct FileRecords<R> {
+    input: R,
+    records: Records,
+}
+
+impl<R: std::io::Read> FileRecords<R> {
+    fn new(input: R, delimiter: u8) -> Self {
+        Self {
+            input,
+            records: Records::new(delimiter, 0, 1),
+        }
+    }
+
+    fn next(&mut self) -> Result<Option<reader::Record>> {
+        loop {
+            match self.records.read() {
+                Next::Record(r) => return Ok(Some(r)),
+                Next::End => return Ok(None),
+                Next::NeedInput => {
+                    let mut block = vec![0; CHUNK_BYTES];
+                    let n = self
+                        .input
+                        .read(&mut block)
+                        .map_err(|e| Error::Internal(format!("reading the file: {e}")))?;
+                    if n == 0 {
+                        self.records.finish();
+                    } else {
+                        block.truncate(n);
+                        self.records.feed(block);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Imports a file read from `input` at once, in batches per transaction (sized as the
 /// job's), calling `progress` after each (the command-line import and demo
 /// seeding; the API goes through the job).
@@ -835,34 +876,27 @@ pub async fn import_reader<R: std::io::Read>(
     ctx: &Context,
     kind: ImportKind,
     mapping: Option<&Mapping>,
-    mut input: R,
+    input: R,
+    progress: impl FnMut(&ImportReport),
+) -> Result<ImportReport> {
+    read_and_write(conn, ctx, kind, mapping, input, None, progress).await
+}
+
+/// [`import_reader`], with every checked row moved by `shift` before it is written.
+async fn read_and_write<R: std::io::Read>(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    kind: ImportKind,
+    mapping: Option<&Mapping>,
+    input: R,
+    shift: Option<&DateShift>,
     mut progress: impl FnMut(&ImportReport),
 ) -> Result<ImportReport> {
     let layout = Layout::new(kind, mapping)?;
     let visibility = ctx.actor.customer_visibility();
-    let mut records = Records::new(layout.delimiter, 0, 1);
-    let mut read_next = |records: &mut Records| -> Result<Option<reader::Record>> {
-        loop {
-            match records.read() {
-                Next::Record(r) => return Ok(Some(r)),
-                Next::End => return Ok(None),
-                Next::NeedInput => {
-                    let mut block = vec![0; CHUNK_BYTES];
-                    let n = input
-                        .read(&mut block)
-                        .map_err(|e| Error::Internal(format!("reading the file: {e}")))?;
-                    if n == 0 {
-                        records.finish();
-                    } else {
-                        block.truncate(n);
-                        records.feed(block);
-                    }
-                }
-            }
-        }
-    };
+    let mut records = FileRecords::new(input, layout.delimiter);
     let mut report = ImportReport::default();
-    let Some(header) = read_next(&mut records)? else {
+    let Some(header) = records.next()? else {
         return Ok(report);
     };
     let checker = match Checker::new(layout, &header) {
@@ -878,11 +912,15 @@ pub async fn import_reader<R: std::io::Read>(
         let mut batch = Vec::new();
         let size = batch_rows(kind, last.as_ref());
         while tally.counts.rows < size {
-            let Some(record) = read_next(&mut records)? else {
+            let Some(record) = records.next()? else {
                 break;
             };
             tally.counts.rows += 1;
-            match checker.check(&record) {
+            let row = checker.check(&record).and_then(|row| match shift {
+                Some(s) => s.row(row),
+                None => Ok(row),
+            });
+            match row {
                 Ok(row) => batch.push(row),
                 Err(errors) => tally.reject(errors),
             }
@@ -910,6 +948,48 @@ pub async fn import_ibm<R: std::io::Read>(
     import_reader(conn, ctx, ImportKind::Ibm, None, input, progress).await
 }
 
+/// Imports a file in IBM's sample layout at once with every row's dates moved by
+/// `shift` (see [`DateShift`]): settlements the shift puts after its today are not
+/// written, so their invoices are open.
+pub async fn import_ibm_shifted<R: std::io::Read>(
+    conn: &mut AsyncPgConnection,
+    ctx: &Context,
+    input: R,
+    shift: &DateShift,
+    progress: impl FnMut(&ImportReport),
+) -> Result<ImportReport> {
+    read_and_write(
+        conn,
+        ctx,
+        ImportKind::Ibm,
+        None,
+        input,
+        Some(shift),
+        progress,
+    )
+    .await
+}
+
+/// The latest `InvoiceDate` among the readable rows of a file in IBM's sample layout
+/// (`None` when it has none): what [`DateShift::landing`] moves to the present.
+pub fn ibm_last_invoice_date<R: std::io::Read>(input: R) -> Result<Option<NaiveDate>> {
+    let layout = Layout::new(ImportKind::Ibm, None)?;
+    let mut records = FileRecords::new(input, layout.delimiter);
+    let Some(header) = records.next()? else {
+        return Ok(None);
+    };
+    let Ok(checker) = Checker::new(layout, &header) else {
+        return Ok(None);
+    };
+    let mut last = None;
+    while let Some(record) = records.next()? {
+        if let Ok(rows::Row::Ibm(row)) = checker.check(&record) {
+            last = last.max(Some(row.invoice_date));
+        }
+    }
+    Ok(last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -923,6 +1003,23 @@ mod tests {
                 .collect(),
             ..ImportReport::default()
         }
+    }
+
+    #[test]
+    fn the_shipped_samples_last_invoice_date() {
+        let file = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../data/ibm-accounts-receivable.csv"
+        ))
+        .unwrap_or_default();
+        assert_eq!(
+            ibm_last_invoice_date(file.as_slice()).ok().flatten(),
+            NaiveDate::from_ymd_opt(2013, 12, 2)
+        );
+        // A file with a header only, or with a header that does not fit, has none.
+        let header_only = b"customerID,invoiceNumber\n";
+        assert_eq!(ibm_last_invoice_date(&header_only[..]).ok().flatten(), None);
+        assert_eq!(ibm_last_invoice_date(&b""[..]).ok().flatten(), None);
     }
 
     #[test]
