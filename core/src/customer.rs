@@ -12,7 +12,7 @@ use crate::audit;
 use crate::db::{is_unique_violation, like_escape};
 use crate::error::{Error, FieldError, Problems, Result};
 use crate::money::{self, Currency};
-use crate::page::{Page, PageRequest};
+use crate::page::{Listing, Page, PageRequest};
 use crate::schema::{customers, users};
 use crate::user::Role;
 
@@ -814,8 +814,10 @@ pub async fn list(
 ) -> Result<Page<Customer>> {
     use customers::dsl as c;
     ctx.actor.require(Permission::CustomersRead)?;
-    let page = PageRequest::<CursorKey>::parse(filter.limit, filter.cursor.as_deref())?;
     let sort = filter.sort.unwrap_or(CustomerSort::Name);
+    // Each order is a list of its own: a cursor is refused under another.
+    let listing = Listing::new("customers", sort.as_str());
+    let page = PageRequest::<CursorKey>::parse(listing, filter.limit, filter.cursor.as_deref())?;
     let mut q = customers::table.select(Row::as_select()).into_boxed();
     match ctx.actor.customer_visibility() {
         Visibility::All => {}
@@ -913,7 +915,7 @@ pub async fn list(
     };
     let rows = q.limit(page.fetch()).load(conn).await?;
     let by_name = matches!(sort, CustomerSort::Name | CustomerSort::NameDesc);
-    let page = Page::from_rows(rows, page.limit, |r| {
+    let page = Page::from_rows(rows, &page, |r| {
         if by_name {
             CursorKey::Name(r.name.clone(), r.id)
         } else {

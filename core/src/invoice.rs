@@ -16,7 +16,7 @@ use crate::error::{Error, Problems, Result};
 use crate::journal::{self, Journal, LedgerEntry};
 use crate::ledger::{self, EntryKind, InvoiceState, InvoiceStatus};
 use crate::money;
-use crate::page::{Page, PageRequest};
+use crate::page::{Listing, Page, PageRequest};
 use crate::schema::{invoices, ledger_entries};
 
 text_enum! {
@@ -461,6 +461,9 @@ pub struct InvoiceFilter {
     pub cursor: Option<String>,
 }
 
+/// The cursors of this list.
+const LISTING: Listing = Listing::new("invoices", "due_date");
+
 /// Invoices the caller may see, by due date (oldest first).
 pub async fn list(
     conn: &mut AsyncPgConnection,
@@ -468,7 +471,8 @@ pub async fn list(
     filter: &InvoiceFilter,
 ) -> Result<Page<Invoice>> {
     ctx.actor.require(Permission::InvoicesRead)?;
-    let page = PageRequest::<(NaiveDate, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
+    let page =
+        PageRequest::<(NaiveDate, Uuid)>::parse(LISTING, filter.limit, filter.cursor.as_deref())?;
     let mut q = invoices::table.select(Invoice::as_select()).into_boxed();
     if let Some(ids) = customer::visible_ids(ctx.actor.customer_visibility()) {
         q = q.filter(invoices::customer_id.eq_any(ids));
@@ -508,7 +512,7 @@ pub async fn list(
         .limit(page.fetch())
         .load(conn)
         .await?;
-    Ok(Page::from_rows(rows, page.limit, |i: &Invoice| (i.due_date, i.id)).map(Invoice::shown))
+    Ok(Page::from_rows(rows, &page, |i: &Invoice| (i.due_date, i.id)).map(Invoice::shown))
 }
 
 /// The invoices a request names as `invoice_ids[i]` for something it makes about a
