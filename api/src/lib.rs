@@ -9,6 +9,7 @@ pub mod demo;
 pub mod error;
 pub mod etag;
 pub mod idempotency;
+pub mod methods;
 pub mod observe;
 pub mod openapi;
 pub mod routes;
@@ -20,9 +21,9 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context as _;
 use recoup_core::{Clock, db, user};
 use utoipa_actix_web::{AppExt, scope};
@@ -31,6 +32,11 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// The interactive docs page.
+const DOCS: &str = "/docs";
+/// The served OpenAPI document.
+const SPEC: &str = "/openapi.json";
 
 pub struct Application {
     port: u16,
@@ -84,6 +90,16 @@ impl Application {
             clock,
         };
         let document = openapi::document();
+        // The methods of every path, for 405 and `Allow`: the spec's and the docs page's.
+        let methods = web::Data::new(methods::Methods::new(
+            &document,
+            &[
+                (DOCS, Method::GET),
+                ("/docs/", Method::GET),
+                ("/docs/{*file}", Method::GET),
+                (SPEC, Method::GET),
+            ],
+        ));
         let server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .into_utoipa_app()
@@ -91,6 +107,7 @@ impl Application {
                 .configure(routes::root)
                 .split_for_parts();
             app.app_data(web::Data::new(state.clone()))
+                .app_data(methods.clone())
                 .app_data(web::PayloadConfig::new(body::MAX_BODY_BYTES))
                 .app_data(web::QueryConfig::default().error_handler(|e, _| {
                     ApiError::new(
@@ -108,9 +125,10 @@ impl Application {
                     )
                     .into()
                 }))
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
-                .route("/docs", web::get().to(docs_redirect))
-                .default_service(web::to(not_found))
+                .service(SwaggerUi::new("/docs/{_:.*}").url(SPEC, document.clone()))
+                .route(DOCS, web::get().to(docs_redirect))
+                .default_service(web::to(methods::unrouted))
+                .wrap(from_fn(methods::check))
                 .wrap(from_fn(observe::observe))
         })
         .workers(workers)
@@ -136,13 +154,4 @@ async fn docs_redirect() -> HttpResponse {
     HttpResponse::PermanentRedirect()
         .insert_header(("Location", "/docs/"))
         .finish()
-}
-
-async fn not_found(req: HttpRequest) -> HttpResponse {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        ProblemCode::RouteNotFound,
-        format!("no route for {} {}", req.method(), req.path()),
-    )
-    .error_response()
 }

@@ -204,7 +204,10 @@ fn document_conventions(operation: &mut Operation) {
             responses,
             400,
             "No Idempotency-Key, or one that is not 1 to 255 printable ASCII characters",
-            &[ProblemCode::IdempotencyKeyRequired, ProblemCode::InvalidIdempotencyKey],
+            &[
+                ProblemCode::IdempotencyKeyRequired,
+                ProblemCode::InvalidIdempotencyKey,
+            ],
         );
     }
     if operation.request_body.is_some() {

@@ -13,7 +13,7 @@ use crate::access::{Context, Permission};
 use crate::audit;
 use crate::customer;
 use crate::error::{Error, Problems, Result};
-use crate::page::{Page, PageRequest};
+use crate::page::{Listing, Page, PageRequest};
 use crate::schema::{activities, contacts};
 use crate::task::{self, NewTask};
 
@@ -323,6 +323,9 @@ pub struct ActivityFilter {
     pub cursor: Option<String>,
 }
 
+/// The cursors of this list.
+const LISTING: Listing = Listing::new("activities", "-occurred_at");
+
 /// Activities on customers the caller may see, newest first.
 pub async fn list(
     conn: &mut AsyncPgConnection,
@@ -330,7 +333,11 @@ pub async fn list(
     filter: &ActivityFilter,
 ) -> Result<Page<Activity>> {
     ctx.actor.require(Permission::ActivitiesRead)?;
-    let page = PageRequest::<(DateTime<Utc>, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
+    let page = PageRequest::<(DateTime<Utc>, Uuid)>::parse(
+        LISTING,
+        filter.limit,
+        filter.cursor.as_deref(),
+    )?;
     let mut q = activities::table.select(Activity::as_select()).into_boxed();
     if let Some(ids) = customer::visible_ids(ctx.actor.customer_visibility()) {
         q = q.filter(activities::customer_id.eq_any(ids));
@@ -365,7 +372,7 @@ pub async fn list(
         .limit(page.fetch())
         .load(conn)
         .await?;
-    Ok(Page::from_rows(rows, page.limit, |a: &Activity| {
+    Ok(Page::from_rows(rows, &page, |a: &Activity| {
         (a.occurred_at, a.id)
     }))
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::access::{Actor, Context, Permission, Scope};
 use crate::audit;
 use crate::error::{Error, Problems, Result};
-use crate::page::{Page, PageRequest};
+use crate::page::{Listing, Page, PageRequest};
 use crate::password::{random_secret, token_digest};
 use crate::schema::api_keys;
 
@@ -192,13 +192,20 @@ pub struct ApiKeyFilter {
     pub cursor: Option<String>,
 }
 
+/// The cursors of this list.
+const LISTING: Listing = Listing::new("api_keys", "created_at");
+
 pub async fn list(
     conn: &mut AsyncPgConnection,
     ctx: &Context,
     filter: &ApiKeyFilter,
 ) -> Result<Page<ApiKey>> {
     ctx.actor.require(Permission::ApiKeysManage)?;
-    let page = PageRequest::<(DateTime<Utc>, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
+    let page = PageRequest::<(DateTime<Utc>, Uuid)>::parse(
+        LISTING,
+        filter.limit,
+        filter.cursor.as_deref(),
+    )?;
     let mut query = api_keys::table.select(Row::as_select()).into_boxed();
     if !filter.include_revoked.unwrap_or(false) {
         query = query.filter(api_keys::revoked_at.is_null());
@@ -215,7 +222,7 @@ pub async fn list(
         .limit(page.fetch())
         .load(conn)
         .await?;
-    Ok(Page::from_rows(rows, page.limit, |r| (r.created_at, r.id)).map(Row::into_key))
+    Ok(Page::from_rows(rows, &page, |r| (r.created_at, r.id)).map(Row::into_key))
 }
 
 /// Revokes a key; revoking a revoked key changes nothing.

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::access::{Context, Permission};
 use crate::error::Result;
-use crate::page::{Page, PageRequest};
+use crate::page::{Listing, Page, PageRequest};
 use crate::schema::audit_events;
 
 #[derive(Debug, Clone, Serialize, Queryable, Selectable, utoipa::ToSchema)]
@@ -153,6 +153,9 @@ pub struct AuditFilter {
     pub cursor: Option<String>,
 }
 
+/// The cursors of this list.
+const LISTING: Listing = Listing::new("audit_events", "occurred_at");
+
 /// Lists events oldest first (the order they happened in), paged by (time, id).
 pub async fn list(
     conn: &mut AsyncPgConnection,
@@ -160,7 +163,11 @@ pub async fn list(
     filter: &AuditFilter,
 ) -> Result<Page<AuditEvent>> {
     ctx.actor.require(Permission::AuditRead)?;
-    let page = PageRequest::<(DateTime<Utc>, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
+    let page = PageRequest::<(DateTime<Utc>, Uuid)>::parse(
+        LISTING,
+        filter.limit,
+        filter.cursor.as_deref(),
+    )?;
     let mut query = audit_events::table
         .select(AuditEvent::as_select())
         .into_boxed();
@@ -196,5 +203,5 @@ pub async fn list(
         .limit(page.fetch())
         .load(conn)
         .await?;
-    Ok(Page::from_rows(rows, page.limit, |e| (e.occurred_at, e.id)))
+    Ok(Page::from_rows(rows, &page, |e| (e.occurred_at, e.id)))
 }

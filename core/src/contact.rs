@@ -10,7 +10,7 @@ use crate::access::{Context, Permission};
 use crate::audit;
 use crate::customer::{self, check_timezone};
 use crate::error::{Error, FieldError, Problems, Result};
-use crate::page::{Page, PageRequest};
+use crate::page::{Listing, Page, PageRequest};
 use crate::schema::contacts;
 
 text_enum! {
@@ -308,6 +308,9 @@ pub struct ContactFilter {
     pub cursor: Option<String>,
 }
 
+/// The cursors of this list.
+const LISTING: Listing = Listing::new("contacts", "created_at");
+
 /// A customer's contacts in the order they were added.
 pub async fn list(
     conn: &mut AsyncPgConnection,
@@ -316,7 +319,11 @@ pub async fn list(
     filter: &ContactFilter,
 ) -> Result<Page<Contact>> {
     ctx.actor.require(Permission::CustomersRead)?;
-    let page = PageRequest::<(DateTime<Utc>, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
+    let page = PageRequest::<(DateTime<Utc>, Uuid)>::parse(
+        LISTING,
+        filter.limit,
+        filter.cursor.as_deref(),
+    )?;
     customer::load_visible(conn, ctx, customer_id, false).await?;
     let mut q = contacts::table
         .filter(contacts::customer_id.eq(customer_id))
@@ -334,7 +341,7 @@ pub async fn list(
         .limit(page.fetch())
         .load(conn)
         .await?;
-    Ok(Page::from_rows(rows, page.limit, |r| (r.created_at, r.id)).map(Row::into_contact))
+    Ok(Page::from_rows(rows, &page, |r| (r.created_at, r.id)).map(Row::into_contact))
 }
 
 #[cfg(test)]

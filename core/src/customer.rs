@@ -13,7 +13,7 @@ use crate::audit;
 use crate::db::{is_unique_violation, like_escape};
 use crate::error::{Error, FieldError, Problems, Result};
 use crate::money::{self, Currency};
-use crate::page::{Page, PageRequest};
+use crate::page::{Listing, Page, PageRequest};
 use crate::schema::{customers, users};
 use crate::user::Role;
 
@@ -657,13 +657,132 @@ pub async fn update(
     .map_err(map_unique)
 }
 
-/// `PUT /v1/customers/external/{external_id}`: creates the customer or brings it up to
-/// date with the ERP. Returns the customer and whether it was created.
+/// `PUT /v1/customers/external/{external_id}`: the ERP's master data, merged into the
+/// customer with this external id, or a new customer.
+///
+/// Every field is optional and an absent one changes nothing, so a sync sends what it
+/// knows and owns. Creating a customer needs `name`, `kind` and `currency` (each missing
+/// one is the field error `required`); the rest defaults as in `POST /v1/customers`.
+/// `null` clears `credit_limit` and `risk_rating`; for any other field it is the same as
+/// leaving the field out.
+///
+/// What collections owns — `do_not_contact`, `cease_communication`,
+/// `attorney_represented`, `bankrupt`, `deceased` and `credit_limit` — is set only when
+/// sent: at creation, or by an upsert that names it explicitly (a deliberate change, in
+/// the audit log like any other). An upsert that leaves them out never resets them.
+/// Collection holds, the credit hold and the assignment are not part of this body:
+/// their own routes set them (`assigned_collector_id` and `sales_rep_id` are set when
+/// sent, with the `customers:assign` permission, never cleared).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerUpsert {
+    /// The path's external id; may be left out, and must equal it when sent.
+    #[schema(example = "0379-NEVHP")]
+    pub external_id: Option<String>,
+    /// Required to create.
+    #[schema(example = "Northwind Traders")]
+    pub name: Option<String>,
+    /// Required to create.
+    pub kind: Option<CustomerKind>,
+    /// ISO 4217; required to create, and locked once the customer has invoices.
+    #[schema(example = "USD")]
+    pub currency: Option<String>,
+    /// IANA time zone; `UTC` when created without one.
+    #[schema(example = "America/Chicago")]
+    pub timezone: Option<String>,
+    /// 0–365; 30 when created without one.
+    #[schema(example = 30)]
+    pub payment_terms_days: Option<i32>,
+    /// Owned by collections: changed only when sent; `null` removes the limit. Needs the
+    /// `customers:credit_limit` permission to change.
+    #[serde(default, deserialize_with = "money::decimal_string::double_option")]
+    #[schema(value_type = Option<String>, nullable, example = "25000.00")]
+    pub credit_limit: Option<Option<Decimal>>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[schema(value_type = Option<RiskRating>, nullable)]
+    pub risk_rating: Option<Option<RiskRating>>,
+    /// Set when sent (needs `customers:assign`); never cleared by an upsert.
+    pub assigned_collector_id: Option<Uuid>,
+    /// Set when sent (needs `customers:assign`); never cleared by an upsert.
+    pub sales_rep_id: Option<Uuid>,
+    /// Owned by collections: changed only when sent; `false` when created without it.
+    pub do_not_contact: Option<bool>,
+    /// Owned by collections: changed only when sent; `false` when created without it.
+    pub cease_communication: Option<bool>,
+    /// Owned by collections: changed only when sent; `false` when created without it.
+    pub attorney_represented: Option<bool>,
+    /// Owned by collections: changed only when sent; `false` when created without it.
+    pub bankrupt: Option<bool>,
+    /// Owned by collections: changed only when sent; `false` when created without it.
+    pub deceased: Option<bool>,
+}
+
+impl CustomerUpsert {
+    /// The customer to create, or the `required` field errors of what is missing.
+    fn creation(self, external_id: &str) -> Result<NewCustomer> {
+        let mut p = Problems::new();
+        for (field, missing) in [
+            ("name", self.name.is_none()),
+            ("kind", self.kind.is_none()),
+            ("currency", self.currency.is_none()),
+        ] {
+            if missing {
+                p.add(field, "required", "required to create the customer");
+            }
+        }
+        p.into_result()?;
+        let (Some(name), Some(kind), Some(currency)) = (self.name, self.kind, self.currency) else {
+            return Err(Error::Internal("required fields missing".into()));
+        };
+        Ok(NewCustomer {
+            external_id: Some(external_id.to_owned()),
+            name,
+            kind,
+            currency,
+            timezone: self.timezone,
+            payment_terms_days: self.payment_terms_days,
+            credit_limit: self.credit_limit.flatten(),
+            risk_rating: self.risk_rating.flatten(),
+            assigned_collector_id: self.assigned_collector_id,
+            sales_rep_id: self.sales_rep_id,
+            do_not_contact: self.do_not_contact.unwrap_or(false),
+            cease_communication: self.cease_communication.unwrap_or(false),
+            attorney_represented: self.attorney_represented.unwrap_or(false),
+            bankrupt: self.bankrupt.unwrap_or(false),
+            deceased: self.deceased.unwrap_or(false),
+        })
+    }
+
+    /// The change to an existing customer: exactly the fields sent. A credit limit equal
+    /// to the current one is no change (and needs no permission).
+    fn patch(&self, current_credit_limit: Option<Decimal>) -> CustomerPatch {
+        CustomerPatch {
+            external_id: None,
+            name: self.name.clone(),
+            kind: self.kind,
+            currency: self.currency.clone(),
+            timezone: self.timezone.clone(),
+            payment_terms_days: self.payment_terms_days,
+            credit_limit: self.credit_limit.filter(|l| *l != current_credit_limit),
+            risk_rating: self.risk_rating,
+            do_not_contact: self.do_not_contact,
+            cease_communication: self.cease_communication,
+            attorney_represented: self.attorney_represented,
+            bankrupt: self.bankrupt,
+            deceased: self.deceased,
+        }
+    }
+}
+
+/// `PUT /v1/customers/external/{external_id}`: creates the customer or merges the
+/// fields sent into it (see [`CustomerUpsert`]). Returns the customer and whether it
+/// was created.
 pub async fn upsert_external(
     conn: &mut AsyncPgConnection,
     ctx: &Context,
     external_id: &str,
-    mut input: NewCustomer,
+    input: CustomerUpsert,
 ) -> Result<(Customer, bool)> {
     if input
         .external_id
@@ -676,7 +795,6 @@ pub async fn upsert_external(
             "differs from the path",
         ));
     }
-    input.external_id = Some(external_id.to_owned());
     let existing: Option<Uuid> = customers::table
         .filter(customers::external_id.eq(external_id))
         .select(customers::id)
@@ -684,24 +802,12 @@ pub async fn upsert_external(
         .await
         .optional()?;
     let Some(id) = existing else {
-        return Ok((create(conn, ctx, input).await?, true));
+        ctx.actor.require(Permission::CustomersCreate)?;
+        let new = input.creation(external_id)?;
+        return Ok((create(conn, ctx, new).await?, true));
     };
     let current = get(conn, ctx, id).await?;
-    let patch = CustomerPatch {
-        external_id: None,
-        name: Some(input.name),
-        kind: Some(input.kind),
-        currency: Some(input.currency),
-        timezone: input.timezone,
-        payment_terms_days: input.payment_terms_days,
-        credit_limit: (input.credit_limit != current.credit_limit).then_some(input.credit_limit),
-        risk_rating: Some(input.risk_rating),
-        do_not_contact: Some(input.do_not_contact),
-        cease_communication: Some(input.cease_communication),
-        attorney_represented: Some(input.attorney_represented),
-        bankrupt: Some(input.bankrupt),
-        deceased: Some(input.deceased),
-    };
+    let patch = input.patch(current.credit_limit);
     let mut updated = update(conn, ctx, id, patch, |_| true).await?;
     let reassign = (input.assigned_collector_id.is_some()
         && input.assigned_collector_id != updated.assigned_collector_id)
@@ -820,8 +926,10 @@ pub async fn list(
 ) -> Result<Page<Customer>> {
     use customers::dsl as c;
     ctx.actor.require(Permission::CustomersRead)?;
-    let page = PageRequest::<CursorKey>::parse(filter.limit, filter.cursor.as_deref())?;
     let sort = filter.sort.unwrap_or(CustomerSort::Name);
+    // Each order is a list of its own: a cursor is refused under another.
+    let listing = Listing::new("customers", sort.as_str());
+    let page = PageRequest::<CursorKey>::parse(listing, filter.limit, filter.cursor.as_deref())?;
     let mut q = customers::table.select(Row::as_select()).into_boxed();
     match ctx.actor.customer_visibility() {
         Visibility::All => {}
@@ -919,7 +1027,7 @@ pub async fn list(
     };
     let rows = q.limit(page.fetch()).load(conn).await?;
     let by_name = matches!(sort, CustomerSort::Name | CustomerSort::NameDesc);
-    let page = Page::from_rows(rows, page.limit, |r| {
+    let page = Page::from_rows(rows, &page, |r| {
         if by_name {
             CursorKey::Name(r.name.clone(), r.id)
         } else {
@@ -963,4 +1071,89 @@ pub(crate) async fn touch(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upsert(json: &str) -> CustomerUpsert {
+        serde_json::from_str(json).unwrap_or_default()
+    }
+
+    #[test]
+    fn an_upsert_patches_only_what_it_sends() {
+        let sync = upsert(r#"{"name": "Northwind", "kind": "commercial", "currency": "USD"}"#);
+        let patch = sync.patch(Some(Decimal::new(500_000, 2)));
+        assert_eq!(patch.name.as_deref(), Some("Northwind"));
+        assert_eq!(patch.currency.as_deref(), Some("USD"));
+        assert!(patch.credit_limit.is_none(), "an absent limit is kept");
+        assert!(patch.risk_rating.is_none());
+        assert!(patch.timezone.is_none() && patch.payment_terms_days.is_none());
+        for flag in [
+            patch.do_not_contact,
+            patch.cease_communication,
+            patch.attorney_represented,
+            patch.bankrupt,
+            patch.deceased,
+        ] {
+            assert_eq!(
+                flag, None,
+                "a flag collections owns is never reset by omission"
+            );
+        }
+    }
+
+    #[test]
+    fn what_is_sent_is_changed_and_null_clears() {
+        let sent =
+            upsert(r#"{"cease_communication": false, "credit_limit": null, "risk_rating": null}"#);
+        let patch = sent.patch(Some(Decimal::new(500_000, 2)));
+        assert_eq!(patch.cease_communication, Some(false));
+        assert_eq!(patch.credit_limit, Some(None));
+        assert_eq!(patch.risk_rating, Some(None));
+        assert!(patch.name.is_none());
+        // The same limit again is no change, and needs no permission to send.
+        let same = upsert(r#"{"credit_limit": "5000.00"}"#);
+        assert!(
+            same.patch(Some(Decimal::new(500_000, 2)))
+                .credit_limit
+                .is_none()
+        );
+        assert_eq!(
+            same.patch(None).credit_limit,
+            Some(Some(Decimal::new(500_000, 2)))
+        );
+    }
+
+    #[test]
+    fn creating_needs_name_kind_and_currency() {
+        match upsert(r#"{"timezone": "UTC"}"#).creation("C-1") {
+            Err(Error::Validation(errors)) => {
+                let fields: Vec<(&str, &str)> = errors
+                    .iter()
+                    .map(|e| (e.field.as_str(), e.code.as_str()))
+                    .collect();
+                assert_eq!(
+                    fields,
+                    [
+                        ("name", "required"),
+                        ("kind", "required"),
+                        ("currency", "required")
+                    ]
+                );
+            }
+            other => panic!("expected required fields, got {other:?}"),
+        }
+        let new = upsert(
+            r#"{"name": "N", "kind": "consumer", "currency": "EUR", "cease_communication": true}"#,
+        )
+        .creation("C-1");
+        let Ok(new) = new else {
+            panic!("a complete creation is refused: {new:?}");
+        };
+        assert_eq!(new.external_id.as_deref(), Some("C-1"));
+        assert!(new.cease_communication, "a flag may be set at creation");
+        assert!(!new.bankrupt && !new.deceased && !new.do_not_contact);
+    }
 }

@@ -17,7 +17,7 @@ use crate::customer;
 use crate::error::{Error, Result};
 use crate::invoice::{self, Invoice};
 use crate::money;
-use crate::page::{Page, PageRequest};
+use crate::page::{Listing, Page, PageRequest};
 use crate::schema::deductions;
 
 text_enum! {
@@ -279,13 +279,20 @@ pub struct DeductionFilter {
     pub cursor: Option<String>,
 }
 
+/// The cursors of this list.
+const LISTING: Listing = Listing::new("deductions", "created_at");
+
 pub async fn list(
     conn: &mut AsyncPgConnection,
     ctx: &Context,
     filter: &DeductionFilter,
 ) -> Result<Page<Deduction>> {
     ctx.actor.require(Permission::PaymentsRead)?;
-    let page = PageRequest::<(DateTime<Utc>, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
+    let page = PageRequest::<(DateTime<Utc>, Uuid)>::parse(
+        LISTING,
+        filter.limit,
+        filter.cursor.as_deref(),
+    )?;
     let mut q = deductions::table
         .select(Deduction::as_select())
         .into_boxed();
@@ -316,8 +323,5 @@ pub async fn list(
         .limit(page.fetch())
         .load(conn)
         .await?;
-    Ok(
-        Page::from_rows(rows, page.limit, |d: &Deduction| (d.created_at, d.id))
-            .map(Deduction::shown),
-    )
+    Ok(Page::from_rows(rows, &page, |d: &Deduction| (d.created_at, d.id)).map(Deduction::shown))
 }

@@ -19,7 +19,7 @@ use crate::customer;
 use crate::error::{Error, Problems, Result};
 use crate::invoice;
 use crate::money::{self, Currency};
-use crate::page::{Page, PageRequest};
+use crate::page::{Listing, Page, PageRequest};
 use crate::schema::{credit_memos, dispute_invoices, disputes, invoices, tasks, users};
 use crate::task::{self, NewTask};
 
@@ -762,6 +762,9 @@ pub struct DisputeFilter {
     pub cursor: Option<String>,
 }
 
+/// The cursors of this list.
+const LISTING: Listing = Listing::new("disputes", "-created_at");
+
 /// Disputes on customers the caller may see, newest first.
 pub async fn list(
     conn: &mut AsyncPgConnection,
@@ -769,7 +772,11 @@ pub async fn list(
     filter: &DisputeFilter,
 ) -> Result<Page<Dispute>> {
     ctx.actor.require(Permission::DisputesRead)?;
-    let page = PageRequest::<(DateTime<Utc>, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
+    let page = PageRequest::<(DateTime<Utc>, Uuid)>::parse(
+        LISTING,
+        filter.limit,
+        filter.cursor.as_deref(),
+    )?;
     let mut q = disputes::table.select(Row::as_select()).into_boxed();
     if let Some(ids) = customer::visible_ids(ctx.actor.customer_visibility()) {
         q = q.filter(disputes::customer_id.eq_any(ids));
@@ -812,7 +819,7 @@ pub async fn list(
         .limit(page.fetch())
         .load(conn)
         .await?;
-    let page = Page::from_rows(rows, page.limit, |r: &Row| (r.created_at, r.id));
+    let page = Page::from_rows(rows, &page, |r: &Row| (r.created_at, r.id));
     let items = assemble(conn, page.data).await?;
     Ok(Page {
         data: items,

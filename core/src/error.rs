@@ -41,6 +41,7 @@ text_enum! {
         InvoiceWrittenOff = "invoice_written_off",
         JobNotDead = "job_not_dead",
         MalformedJson = "malformed_json",
+        MethodNotAllowed = "method_not_allowed",
         MissingColumns = "missing_columns",
         MissingFile = "missing_file",
         NotFound = "not_found",

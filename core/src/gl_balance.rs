@@ -15,7 +15,7 @@ use crate::access::{Context, Permission};
 use crate::audit;
 use crate::error::{Error, Problems, Result};
 use crate::money::{self, Currency};
-use crate::page::{Page, PageRequest};
+use crate::page::{Listing, Page, PageRequest};
 use crate::schema::gl_balances;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Queryable, Selectable, utoipa::ToSchema)]
@@ -118,6 +118,9 @@ pub struct GlBalanceFilter {
     pub cursor: Option<String>,
 }
 
+/// The cursors of this list.
+const LISTING: Listing = Listing::new("gl_balances", "-as_of");
+
 /// GL balances, newest date first.
 pub async fn list(
     conn: &mut AsyncPgConnection,
@@ -125,7 +128,8 @@ pub async fn list(
     filter: &GlBalanceFilter,
 ) -> Result<Page<GlBalance>> {
     ctx.actor.require(Permission::GlBalancesRead)?;
-    let page = PageRequest::<(NaiveDate, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
+    let page =
+        PageRequest::<(NaiveDate, Uuid)>::parse(LISTING, filter.limit, filter.cursor.as_deref())?;
     let mut q = gl_balances::table
         .select(GlBalance::as_select())
         .into_boxed();
@@ -151,7 +155,7 @@ pub async fn list(
         .load(conn)
         .await?;
     Ok(
-        Page::from_rows(rows, page.limit, |g: &GlBalance| (g.as_of, g.id)).map(|g| GlBalance {
+        Page::from_rows(rows, &page, |g: &GlBalance| (g.as_of, g.id)).map(|g| GlBalance {
             amount: money::in_minor_units(g.amount, &g.currency),
             ..g
         }),

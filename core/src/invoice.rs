@@ -17,7 +17,7 @@ use crate::error::{Error, Problems, Result};
 use crate::journal::{self, Journal, LedgerEntry};
 use crate::ledger::{self, EntryKind, InvoiceState, InvoiceStatus};
 use crate::money;
-use crate::page::{Page, PageRequest};
+use crate::page::{Listing, Page, PageRequest};
 use crate::schema::{invoices, ledger_entries};
 
 text_enum! {
@@ -467,6 +467,9 @@ pub struct InvoiceFilter {
     pub cursor: Option<String>,
 }
 
+/// The cursors of this list.
+const LISTING: Listing = Listing::new("invoices", "due_date");
+
 /// Invoices the caller may see, by due date (oldest first).
 pub async fn list(
     conn: &mut AsyncPgConnection,
@@ -474,7 +477,8 @@ pub async fn list(
     filter: &InvoiceFilter,
 ) -> Result<Page<Invoice>> {
     ctx.actor.require(Permission::InvoicesRead)?;
-    let page = PageRequest::<(NaiveDate, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
+    let page =
+        PageRequest::<(NaiveDate, Uuid)>::parse(LISTING, filter.limit, filter.cursor.as_deref())?;
     let mut q = invoices::table.select(Invoice::as_select()).into_boxed();
     if let Some(ids) = customer::visible_ids(ctx.actor.customer_visibility()) {
         q = q.filter(invoices::customer_id.eq_any(ids));
@@ -514,7 +518,7 @@ pub async fn list(
         .limit(page.fetch())
         .load(conn)
         .await?;
-    Ok(Page::from_rows(rows, page.limit, |i: &Invoice| (i.due_date, i.id)).map(Invoice::shown))
+    Ok(Page::from_rows(rows, &page, |i: &Invoice| (i.due_date, i.id)).map(Invoice::shown))
 }
 
 /// The invoices a request names as `invoice_ids[i]` for something it makes about a
@@ -643,13 +647,136 @@ pub(crate) async fn of_customer(
     Ok(Ok(out))
 }
 
+/// `PUT /v1/invoices/external/{external_id}`: the ERP's invoice, merged into the invoice
+/// with this external id, or a new invoice.
+///
+/// Every field is optional and an absent one changes nothing. Creating an invoice needs
+/// `number`, `customer_id`, `issue_date` and `amount` (each missing one is the field
+/// error `required`); `due_date` then defaults to the issue date plus the customer's
+/// terms. On an existing invoice the descriptive fields sent change (`number`,
+/// `due_date`, `po_number`, `project`; `null` clears the last two and, for any other
+/// field, is the same as leaving it out), while the money
+/// posted — `customer_id`, `amount`, `currency`, `issue_date` — may only be repeated
+/// as it is (409 `posted_money_changed` otherwise). The ledger, the status, disputes and
+/// write-offs belong to collections and are never touched by an upsert.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceUpsert {
+    /// Unique across all invoices; required to create.
+    #[schema(example = "INV-2026-00042")]
+    pub number: Option<String>,
+    /// Required to create; an existing invoice keeps its customer.
+    pub customer_id: Option<Uuid>,
+    /// Required to create; an existing invoice keeps its issue date.
+    pub issue_date: Option<NaiveDate>,
+    /// When created without one: the issue date plus the customer's payment terms.
+    pub due_date: Option<NaiveDate>,
+    /// Required to create; an existing invoice keeps its amount.
+    #[serde(default, deserialize_with = "money::decimal_string::option")]
+    #[schema(value_type = Option<String>, example = "1250.00")]
+    pub amount: Option<Decimal>,
+    /// Must be the customer's currency; defaults to it.
+    #[schema(example = "USD")]
+    pub currency: Option<String>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub po_number: Option<Option<String>>,
+    /// Project or job, for liens; `null` clears it.
+    #[serde(default, deserialize_with = "crate::patch::nullable")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub project: Option<Option<String>>,
+    /// The path's external id; may be left out, and must equal it when sent.
+    pub external_id: Option<String>,
+}
+
+impl InvoiceUpsert {
+    /// The invoice to create, or the `required` field errors of what is missing.
+    fn creation(&self, external_id: &str) -> Result<NewInvoice> {
+        let mut p = Problems::new();
+        for (field, missing) in [
+            ("number", self.number.is_none()),
+            ("customer_id", self.customer_id.is_none()),
+            ("issue_date", self.issue_date.is_none()),
+            ("amount", self.amount.is_none()),
+        ] {
+            if missing {
+                p.add(field, "required", "required to create the invoice");
+            }
+        }
+        p.into_result()?;
+        let (Some(number), Some(customer_id), Some(issue_date), Some(amount)) = (
+            self.number.clone(),
+            self.customer_id,
+            self.issue_date,
+            self.amount,
+        ) else {
+            return Err(Error::Internal("required fields missing".into()));
+        };
+        Ok(NewInvoice {
+            number,
+            customer_id,
+            issue_date,
+            due_date: self.due_date,
+            amount,
+            currency: self.currency.clone(),
+            po_number: self.po_number.clone().flatten(),
+            project: self.project.clone().flatten(),
+            external_id: Some(external_id.to_owned()),
+        })
+    }
+
+    /// The invoice as it would stand with the fields sent merged in (the money as
+    /// posted, which [`money_changed`] keeps).
+    fn merged(&self, existing: &Invoice) -> NewInvoice {
+        NewInvoice {
+            number: self
+                .number
+                .clone()
+                .unwrap_or_else(|| existing.number.clone()),
+            customer_id: existing.customer_id,
+            issue_date: existing.issue_date,
+            due_date: Some(self.due_date.unwrap_or(existing.due_date)),
+            amount: existing.amount,
+            currency: Some(existing.currency.clone()),
+            po_number: self
+                .po_number
+                .clone()
+                .unwrap_or_else(|| existing.po_number.clone()),
+            project: self
+                .project
+                .clone()
+                .unwrap_or_else(|| existing.project.clone()),
+            external_id: existing.external_id.clone(),
+        }
+    }
+}
+
+/// Every field of `input` sent (imports and callers that know the whole invoice).
+impl From<NewInvoice> for InvoiceUpsert {
+    fn from(input: NewInvoice) -> Self {
+        Self {
+            number: Some(input.number),
+            customer_id: Some(input.customer_id),
+            issue_date: Some(input.issue_date),
+            due_date: input.due_date,
+            amount: Some(input.amount),
+            currency: input.currency,
+            po_number: Some(input.po_number),
+            project: Some(input.project),
+            external_id: input.external_id,
+        }
+    }
+}
+
 /// Whether an upsert would rewrite money that was posted: it may change descriptive
-/// fields, never the customer, amount, currency or dates money was posted on.
-pub(crate) fn money_changed(existing: &Invoice, input: &NewInvoice) -> Option<&'static str> {
-    if existing.customer_id != input.customer_id {
+/// fields, never the customer, amount, currency or dates money was posted on. Fields
+/// left out are kept, so they never differ.
+pub(crate) fn money_changed(existing: &Invoice, input: &InvoiceUpsert) -> Option<&'static str> {
+    if input.customer_id.is_some_and(|c| c != existing.customer_id) {
         return Some("customer_id");
     }
-    if existing.amount != input.amount {
+    if input.amount.is_some_and(|a| a != existing.amount) {
         return Some("amount");
     }
     if input
@@ -659,19 +786,19 @@ pub(crate) fn money_changed(existing: &Invoice, input: &NewInvoice) -> Option<&'
     {
         return Some("currency");
     }
-    if existing.issue_date != input.issue_date {
+    if input.issue_date.is_some_and(|d| d != existing.issue_date) {
         return Some("issue_date");
     }
     None
 }
 
-/// `PUT /v1/invoices/external/{external_id}`: creates the invoice or updates its
-/// descriptive fields. Returns the invoice and whether it was created.
+/// `PUT /v1/invoices/external/{external_id}`: creates the invoice or merges the fields
+/// sent into it (see [`InvoiceUpsert`]). Returns the invoice and whether it was created.
 pub async fn upsert_external(
     conn: &mut AsyncPgConnection,
     ctx: &Context,
     external_id: &str,
-    mut input: NewInvoice,
+    input: InvoiceUpsert,
 ) -> Result<(Invoice, bool)> {
     ctx.actor.require(Permission::InvoicesWrite)?;
     if input
@@ -685,7 +812,6 @@ pub async fn upsert_external(
             "differs from the path",
         ));
     }
-    input.external_id = Some(external_id.to_owned());
     conn.transaction(async |conn| {
         let existing: Option<Invoice> = invoices::table
             .filter(invoices::external_id.eq(external_id))
@@ -695,7 +821,8 @@ pub async fn upsert_external(
             .await
             .optional()?;
         let Some(existing) = existing else {
-            return Ok((insert(conn, ctx, &input, InvoiceKind::Invoice).await?, true));
+            let new = input.creation(external_id)?;
+            return Ok((insert(conn, ctx, &new, InvoiceKind::Invoice).await?, true));
         };
         let (before, _) = load(conn, ctx, existing.id, true).await?;
         if let Some(field) = money_changed(&before, &input) {
@@ -704,12 +831,13 @@ pub async fn upsert_external(
                 format!("`{field}` differs from the posted invoice; post a credit memo or adjustment instead"),
             ));
         }
-        let customer = customer::load_visible(conn, ctx, input.customer_id, false).await?.at(ctx.now);
-        let checked = check(&input, &customer)?;
+        let merged = input.merged(&before);
+        let customer = customer::load_visible(conn, ctx, before.customer_id, false).await?.at(ctx.now);
+        let checked = check(&merged, &customer)?;
         if before.number == checked.number
             && before.due_date == checked.due_date
-            && before.po_number == input.po_number
-            && before.project == input.project
+            && before.po_number == merged.po_number
+            && before.project == merged.project
         {
             // Nothing changes: no write, no audit event (ERP syncs and re-imports repeat
             // themselves).
@@ -719,8 +847,8 @@ pub async fn upsert_external(
             .set((
                 invoices::number.eq(&checked.number),
                 invoices::due_date.eq(checked.due_date),
-                invoices::po_number.eq(&input.po_number),
-                invoices::project.eq(&input.project),
+                invoices::po_number.eq(&merged.po_number),
+                invoices::project.eq(&merged.project),
                 invoices::updated_at.eq(ctx.now),
             ))
             .execute(conn)
@@ -738,4 +866,101 @@ pub async fn upsert_external(
 /// How many invoices exist (demo seeding imports a portfolio only into an empty ledger).
 pub async fn count_all(conn: &mut AsyncPgConnection) -> Result<i64> {
     Ok(invoices::table.count().get_result(conn).await?)
+}
+
+#[cfg(test)]
+mod upsert_tests {
+    use super::*;
+
+    fn posted() -> Invoice {
+        let day = |d| NaiveDate::from_ymd_opt(2026, 1, d).unwrap_or_default();
+        Invoice {
+            id: Uuid::nil(),
+            number: "INV-1".into(),
+            external_id: Some("I-1".into()),
+            customer_id: Uuid::nil(),
+            kind: InvoiceKind::Invoice,
+            issue_date: day(1),
+            due_date: day(31),
+            amount: Decimal::new(70_000, 2),
+            currency: "USD".into(),
+            po_number: Some("PO-1".into()),
+            project: Some("Depot".into()),
+            status: InvoiceStatus::Open,
+            open_balance: Decimal::new(70_000, 2),
+            charged: Decimal::ZERO,
+            written_off: false,
+            created_at: DateTime::<Utc>::default(),
+            updated_at: DateTime::<Utc>::default(),
+        }
+    }
+
+    fn upsert(json: &str) -> InvoiceUpsert {
+        serde_json::from_str(json).unwrap_or_default()
+    }
+
+    #[test]
+    fn fields_left_out_are_kept() {
+        let existing = posted();
+        let merged = upsert(r#"{"number": "INV-1b"}"#).merged(&existing);
+        assert_eq!(merged.number, "INV-1b");
+        assert_eq!(merged.due_date, Some(existing.due_date), "not recomputed");
+        assert_eq!(merged.po_number.as_deref(), Some("PO-1"));
+        assert_eq!(merged.project.as_deref(), Some("Depot"));
+        assert_eq!(merged.amount, existing.amount);
+        let cleared = upsert(r#"{"po_number": null, "due_date": "2026-02-15"}"#).merged(&existing);
+        assert_eq!(cleared.po_number, None);
+        assert_eq!(cleared.project.as_deref(), Some("Depot"));
+        assert_eq!(cleared.due_date, NaiveDate::from_ymd_opt(2026, 2, 15));
+    }
+
+    #[test]
+    fn posted_money_may_be_repeated_or_left_out_but_not_changed() {
+        let existing = posted();
+        assert_eq!(money_changed(&existing, &upsert("{}")), None);
+        assert_eq!(
+            money_changed(
+                &existing,
+                &upsert(r#"{"amount": "700.0", "currency": "USD", "issue_date": "2026-01-01"}"#)
+            ),
+            None
+        );
+        assert_eq!(
+            money_changed(&existing, &upsert(r#"{"amount": "750.00"}"#)),
+            Some("amount")
+        );
+        assert_eq!(
+            money_changed(&existing, &upsert(r#"{"issue_date": "2026-01-02"}"#)),
+            Some("issue_date")
+        );
+        assert_eq!(
+            money_changed(&existing, &upsert(r#"{"currency": "EUR"}"#)),
+            Some("currency")
+        );
+    }
+
+    #[test]
+    fn creating_needs_number_customer_issue_date_and_amount() {
+        match upsert(r#"{"po_number": "PO-9"}"#).creation("I-9") {
+            Err(Error::Validation(errors)) => {
+                let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                assert_eq!(fields, ["number", "customer_id", "issue_date", "amount"]);
+                assert!(errors.iter().all(|e| e.code == "required"));
+            }
+            other => panic!("expected required fields, got {other:?}"),
+        }
+        let full = NewInvoice {
+            number: "INV-9".into(),
+            customer_id: Uuid::nil(),
+            issue_date: posted().issue_date,
+            due_date: None,
+            amount: Decimal::ONE,
+            currency: None,
+            po_number: None,
+            project: None,
+            external_id: Some("I-9".into()),
+        };
+        let back = InvoiceUpsert::from(full.clone()).creation("I-9");
+        assert_eq!(back.ok(), Some(full));
+    }
 }

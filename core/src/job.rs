@@ -417,6 +417,9 @@ pub struct JobFilter {
     pub cursor: Option<String>,
 }
 
+/// The cursors of this list.
+const LISTING: crate::page::Listing = crate::page::Listing::new("jobs", "-created_at");
+
 /// Jobs newest first: the caller's own, or all for admins and managers.
 pub async fn list(
     conn: &mut AsyncPgConnection,
@@ -424,6 +427,7 @@ pub async fn list(
     filter: &JobFilter,
 ) -> Result<crate::page::Page<Job>> {
     let page = crate::page::PageRequest::<(DateTime<Utc>, Uuid)>::parse(
+        LISTING,
         filter.limit,
         filter.cursor.as_deref(),
     )?;
@@ -453,7 +457,7 @@ pub async fn list(
         .limit(page.fetch())
         .load(conn)
         .await?;
-    Ok(crate::page::Page::from_rows(rows, page.limit, |j: &Job| {
+    Ok(crate::page::Page::from_rows(rows, &page, |j: &Job| {
         (j.created_at, j.id)
     }))
 }

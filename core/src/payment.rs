@@ -21,7 +21,7 @@ use crate::invoice::{self, InvoiceKind, NewInvoice};
 use crate::journal::{self, Journal};
 use crate::ledger::{self, Application, InvoiceState, PaymentState, PaymentStatus, Posting};
 use crate::money::{self, Currency};
-use crate::page::{Page, PageRequest};
+use crate::page::{Listing, Page, PageRequest};
 use crate::schema::{customers, payment_applications, payments};
 use crate::task::{self, NewTask};
 
@@ -993,6 +993,9 @@ pub struct PaymentFilter {
     pub cursor: Option<String>,
 }
 
+/// The cursors of this list.
+const LISTING: Listing = Listing::new("payments", "-received_on");
+
 /// Payments the caller may see, newest received first.
 pub async fn list(
     conn: &mut AsyncPgConnection,
@@ -1000,7 +1003,8 @@ pub async fn list(
     filter: &PaymentFilter,
 ) -> Result<Page<Payment>> {
     ctx.actor.require(Permission::PaymentsRead)?;
-    let page = PageRequest::<(NaiveDate, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
+    let page =
+        PageRequest::<(NaiveDate, Uuid)>::parse(LISTING, filter.limit, filter.cursor.as_deref())?;
     let mut q = payments::table.select(Row::as_select()).into_boxed();
     if let Some(ids) = customer::visible_ids(ctx.actor.customer_visibility()) {
         q = q.filter(payments::customer_id.eq_any(ids));
@@ -1037,7 +1041,7 @@ pub async fn list(
         .limit(page.fetch())
         .load(conn)
         .await?;
-    let page = Page::from_rows(rows, page.limit, |r: &Row| (r.received_on, r.id));
+    let page = Page::from_rows(rows, &page, |r: &Row| (r.received_on, r.id));
     let mut data = Vec::with_capacity(page.data.len());
     for row in page.data {
         data.push(assemble(conn, row).await?);

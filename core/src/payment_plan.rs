@@ -23,7 +23,7 @@ use crate::error::{Error, Problems, Result};
 use crate::installment::{self, Due, InstallmentStatus, PlanStatus, Receipt, Standing};
 use crate::invoice::{self, InvoiceKind, NewInvoice};
 use crate::money::{self, Currency};
-use crate::page::{Page, PageRequest};
+use crate::page::{Listing, Page, PageRequest};
 use crate::schedule::{self, BusinessDayRule, Frequency, Schedule, Split, Terms};
 use crate::schema::{
     dispute_invoices, disputes, payment_applications, payment_plan_invoices, payment_plans,
@@ -911,6 +911,9 @@ pub struct PlanFilter {
     pub cursor: Option<String>,
 }
 
+/// The cursors of this list.
+const LISTING: Listing = Listing::new("payment_plans", "-id");
+
 /// Plans on customers the caller may see, newest first.
 pub async fn list(
     conn: &mut AsyncPgConnection,
@@ -918,7 +921,7 @@ pub async fn list(
     filter: &PlanFilter,
 ) -> Result<Page<PaymentPlan>> {
     ctx.actor.require(Permission::PlansRead)?;
-    let page = PageRequest::<Uuid>::parse(filter.limit, filter.cursor.as_deref())?;
+    let page = PageRequest::<Uuid>::parse(LISTING, filter.limit, filter.cursor.as_deref())?;
     let mut q = payment_plans::table.select(Row::as_select()).into_boxed();
     if let Some(ids) = customer::visible_ids(ctx.actor.customer_visibility()) {
         q = q.filter(payment_plans::customer_id.eq_any(ids));
@@ -946,7 +949,7 @@ pub async fn list(
         .limit(page.fetch())
         .load(conn)
         .await?;
-    let page = Page::from_rows(rows, page.limit, |r: &Row| r.id);
+    let page = Page::from_rows(rows, &page, |r: &Row| r.id);
     let items = assemble(conn, page.data).await?;
     Ok(Page {
         data: items,

@@ -21,7 +21,7 @@ use crate::customer;
 use crate::error::{Error, Problems, Result};
 use crate::invoice;
 use crate::money::{self, Currency};
-use crate::page::{Page, PageRequest};
+use crate::page::{Listing, Page, PageRequest};
 use crate::schema::{contacts, payment_applications, payments, promise_invoices, promises};
 use crate::task::{self, NewTask};
 
@@ -468,6 +468,9 @@ pub struct PromiseFilter {
     pub cursor: Option<String>,
 }
 
+/// The cursors of this list.
+const LISTING: Listing = Listing::new("promises", "promised_on");
+
 /// Promises on customers the caller may see, by promised date then id.
 pub async fn list(
     conn: &mut AsyncPgConnection,
@@ -475,7 +478,8 @@ pub async fn list(
     filter: &PromiseFilter,
 ) -> Result<Page<Promise>> {
     ctx.actor.require(Permission::PromisesRead)?;
-    let page = PageRequest::<(NaiveDate, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
+    let page =
+        PageRequest::<(NaiveDate, Uuid)>::parse(LISTING, filter.limit, filter.cursor.as_deref())?;
     let mut q = promises::table.select(Row::as_select()).into_boxed();
     if let Some(ids) = customer::visible_ids(ctx.actor.customer_visibility()) {
         q = q.filter(promises::customer_id.eq_any(ids));
@@ -513,7 +517,7 @@ pub async fn list(
         .limit(page.fetch())
         .load(conn)
         .await?;
-    let page = Page::from_rows(rows, page.limit, |r: &Row| (r.promised_on, r.id));
+    let page = Page::from_rows(rows, &page, |r: &Row| (r.promised_on, r.id));
     let items = assemble(conn, page.data).await?;
     Ok(Page {
         data: items,

@@ -11,7 +11,7 @@ use crate::access::{Context, Permission};
 use crate::audit;
 use crate::customer;
 use crate::error::{Error, Problems, Result};
-use crate::page::{Page, PageRequest};
+use crate::page::{Listing, Page, PageRequest};
 use crate::schema::{tasks, users};
 
 text_enum! {
@@ -306,6 +306,9 @@ pub struct TaskFilter {
     pub cursor: Option<String>,
 }
 
+/// The cursors of this list.
+const LISTING: Listing = Listing::new("tasks", "due_on");
+
 /// Tasks on customers the caller may see, soonest due first.
 pub async fn list(
     conn: &mut AsyncPgConnection,
@@ -313,7 +316,8 @@ pub async fn list(
     filter: &TaskFilter,
 ) -> Result<Page<Task>> {
     ctx.actor.require(Permission::TasksRead)?;
-    let page = PageRequest::<(NaiveDate, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
+    let page =
+        PageRequest::<(NaiveDate, Uuid)>::parse(LISTING, filter.limit, filter.cursor.as_deref())?;
     let mut q = tasks::table.select(Task::as_select()).into_boxed();
     if let Some(ids) = customer::visible_ids(ctx.actor.customer_visibility()) {
         q = q.filter(tasks::customer_id.eq_any(ids));
@@ -348,7 +352,5 @@ pub async fn list(
         .limit(page.fetch())
         .load(conn)
         .await?;
-    Ok(Page::from_rows(rows, page.limit, |t: &Task| {
-        (t.due_on, t.id)
-    }))
+    Ok(Page::from_rows(rows, &page, |t: &Task| (t.due_on, t.id)))
 }

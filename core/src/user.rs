@@ -11,7 +11,7 @@ use crate::access::{Context, Permission};
 use crate::audit;
 use crate::db::is_unique_violation;
 use crate::error::{Error, Problems, Result};
-use crate::page::{Page, PageRequest};
+use crate::page::{Listing, Page, PageRequest};
 use crate::password;
 use crate::schema::users;
 
@@ -197,6 +197,9 @@ pub struct UserFilter {
     pub cursor: Option<String>,
 }
 
+/// The cursors of this list.
+const LISTING: Listing = Listing::new("users", "email");
+
 /// Users ordered by e-mail.
 pub async fn list(
     conn: &mut AsyncPgConnection,
@@ -204,7 +207,8 @@ pub async fn list(
     filter: &UserFilter,
 ) -> Result<Page<User>> {
     ctx.actor.require(Permission::UsersRead)?;
-    let page = PageRequest::<(String, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
+    let page =
+        PageRequest::<(String, Uuid)>::parse(LISTING, filter.limit, filter.cursor.as_deref())?;
     let mut query = users::table.select(User::as_select()).into_boxed();
     if let Some(role) = filter.role {
         query = query.filter(users::role.eq(role));
@@ -224,9 +228,7 @@ pub async fn list(
         .limit(page.fetch())
         .load(conn)
         .await?;
-    Ok(Page::from_rows(rows, page.limit, |u| {
-        (u.email.clone(), u.id)
-    }))
+    Ok(Page::from_rows(rows, &page, |u| (u.email.clone(), u.id)))
 }
 
 pub async fn update(

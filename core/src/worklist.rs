@@ -1601,6 +1601,9 @@ pub async fn refresh_all(conn: &mut AsyncPgConnection, ctx: &Context) -> Result<
     Ok(serde_json::json!({ "as_of": ctx.now.date_naive(), "accounts": accounts }))
 }
 
+/// The cursors of this list.
+const LISTING: crate::page::Listing = crate::page::Listing::new("worklist", "-score");
+
 /// `GET /v1/worklist`.
 pub async fn worklist(
     conn: &mut AsyncPgConnection,
@@ -1608,8 +1611,11 @@ pub async fn worklist(
     query: &WorklistQuery,
 ) -> Result<Worklist> {
     ctx.actor.require(Permission::WorklistRead)?;
-    let page =
-        crate::page::PageRequest::<(Decimal, Uuid)>::parse(query.limit, query.cursor.as_deref())?;
+    let page = crate::page::PageRequest::<(Decimal, Uuid)>::parse(
+        LISTING,
+        query.limit,
+        query.cursor.as_deref(),
+    )?;
     let collector = scope(ctx, query.collector_id)?;
     let labels = Buckets::default().labels();
     if let Some(b) = &query.bucket
@@ -1713,7 +1719,7 @@ pub async fn worklist(
         });
     }
     let page =
-        crate::page::Page::from_rows(rows, page.limit, |r: &WorklistRow| (r.score, r.customer_id));
+        crate::page::Page::from_rows(rows, &page, |r: &WorklistRow| (r.score, r.customer_id));
     let excluded = show_excluded
         .then(|| {
             excluded

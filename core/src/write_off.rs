@@ -20,7 +20,7 @@ use crate::invoice::{self, Invoice};
 use crate::journal::{self, Journal};
 use crate::ledger::{self, EntryKind};
 use crate::money;
-use crate::page::{Page, PageRequest};
+use crate::page::{Listing, Page, PageRequest};
 use crate::schema::write_offs;
 
 text_enum! {
@@ -350,13 +350,20 @@ pub struct WriteOffFilter {
     pub cursor: Option<String>,
 }
 
+/// The cursors of this list.
+const LISTING: Listing = Listing::new("write_offs", "created_at");
+
 pub async fn list(
     conn: &mut AsyncPgConnection,
     ctx: &Context,
     filter: &WriteOffFilter,
 ) -> Result<Page<WriteOff>> {
     ctx.actor.require(Permission::InvoicesRead)?;
-    let page = PageRequest::<(DateTime<Utc>, Uuid)>::parse(filter.limit, filter.cursor.as_deref())?;
+    let page = PageRequest::<(DateTime<Utc>, Uuid)>::parse(
+        LISTING,
+        filter.limit,
+        filter.cursor.as_deref(),
+    )?;
     let mut q = write_offs::table.select(WriteOff::as_select()).into_boxed();
     if let Some(ids) = customer::visible_ids(ctx.actor.customer_visibility()) {
         q = q.filter(write_offs::customer_id.eq_any(ids));
@@ -382,5 +389,5 @@ pub async fn list(
         .limit(page.fetch())
         .load(conn)
         .await?;
-    Ok(Page::from_rows(rows, page.limit, |w: &WriteOff| (w.created_at, w.id)).map(WriteOff::shown))
+    Ok(Page::from_rows(rows, &page, |w: &WriteOff| (w.created_at, w.id)).map(WriteOff::shown))
 }

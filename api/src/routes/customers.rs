@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, put, web};
 use recoup_core::contact::{self, Contact, ContactFilter, NewContact};
 use recoup_core::customer::{
-    self, Assignment, Customer, CustomerFilter, CustomerPatch, NewCustomer,
+    self, Assignment, Customer, CustomerFilter, CustomerPatch, CustomerUpsert, NewCustomer,
 };
 use recoup_core::db;
 use recoup_core::hold::{self, Hold, HoldChange, NewHold};
@@ -395,18 +395,28 @@ pub async fn get_statement(
 }
 
 /// Create or update a customer by its ERP id (keys with `customers:write`).
+///
+/// A merge of the master data the ERP sends: every field is optional and one left out
+/// changes nothing. Creating needs `name`, `kind` and `currency` (422 with the field
+/// error `required` for each one missing). The flags collections owns
+/// (`do_not_contact`, `cease_communication`, `attorney_represented`, `bankrupt`,
+/// `deceased`) and `credit_limit` change only when sent, at creation or explicitly
+/// later; a sync that leaves them out never resets them. Collection holds, the credit
+/// hold and the assignment have their own routes; assignees sent are set, never cleared.
+/// An upsert that changes nothing writes nothing and records no audit event; one that
+/// changes something records the customer before and after, differing in what changed.
 #[utoipa::path(
     tag = "integration",
     operation_id = "upsert_customer_by_external_id",
     params(("external_id" = String, Path, description = "The customer's id in the ERP")),
-    request_body = NewCustomer,
+    request_body = CustomerUpsert,
     responses(
         (status = 200, description = "Updated (or unchanged)", body = Customer),
         (status = 201, description = "Created", body = Customer),
         (status = 403, description = "Role or key may not write customers", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The customer exists but is not one the caller may see", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Currency change after invoicing (`currency_locked`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or one needed to create missing (`required`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer_auth" = []), ("api_key" = []))
 )]
@@ -415,7 +425,7 @@ pub async fn upsert(
     state: web::Data<AppState>,
     caller: Caller,
     external_id: web::Path<String>,
-    Body(body): Body<NewCustomer>,
+    Body(body): Body<CustomerUpsert>,
 ) -> ApiResult<HttpResponse> {
     let mut conn = db::conn(&state.pool).await?;
     let (customer, created) =

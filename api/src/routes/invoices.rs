@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use recoup_core::db;
-use recoup_core::invoice::{self, Invoice, InvoiceFilter, NewInvoice, VoidRequest};
+use recoup_core::invoice::{self, Invoice, InvoiceFilter, InvoiceUpsert, NewInvoice, VoidRequest};
 use recoup_core::journal::LedgerEntry;
 use uuid::Uuid;
 
@@ -153,19 +153,23 @@ pub async fn void(
 
 /// Create or update an invoice by its ERP id (keys with `invoices:write`).
 ///
-/// Descriptive fields (number, due date, PO, project) may change; a different customer,
-/// amount, currency or issue date answers 409 `posted_money_changed`.
+/// A merge: every field is optional and one left out changes nothing. Creating needs
+/// `number`, `customer_id`, `issue_date` and `amount` (422 with the field error
+/// `required` for each one missing). On an existing invoice the descriptive fields sent
+/// change (number, due date, PO, project; `null` clears PO and project); a different
+/// customer, amount, currency or issue date answers 409 `posted_money_changed`. The
+/// ledger, status, disputes and write-offs are collections' and never touched.
 #[utoipa::path(
     tag = "integration",
     operation_id = "upsert_invoice_by_external_id",
     params(("external_id" = String, Path, description = "The invoice's id in the ERP")),
-    request_body = NewInvoice,
+    request_body = InvoiceUpsert,
     responses(
         (status = 200, description = "Updated (or unchanged)", body = Invoice),
         (status = 201, description = "Created", body = Invoice),
         (status = 403, description = "Role or key may not write invoices", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Would change posted money (`posted_money_changed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or one needed to create missing (`required`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer_auth" = []), ("api_key" = []))
 )]
@@ -174,7 +178,7 @@ pub async fn upsert(
     state: web::Data<AppState>,
     caller: Caller,
     external_id: web::Path<String>,
-    Body(body): Body<NewInvoice>,
+    Body(body): Body<InvoiceUpsert>,
 ) -> ApiResult<HttpResponse> {
     let mut conn = db::conn(&state.pool).await?;
     let (invoice, created) =

@@ -216,8 +216,10 @@ pub async fn refund(
 
 /// Post a payment once by its ERP id (keys with `payments:write`).
 ///
-/// A repeat with the same money answers the existing payment (200); different money
-/// answers 409 `posted_money_changed`. The external id makes it idempotent.
+/// A repeat with the same money answers the existing payment (200) and changes nothing:
+/// its method, reference and applications are not rewritten, so what collections did
+/// with the cash since (applications, returns, refunds) stands. Different money answers
+/// 409 `posted_money_changed`. The external id makes it idempotent.
 #[utoipa::path(
     tag = "integration",
     operation_id = "upsert_payment_by_external_id",

@@ -272,7 +272,18 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Create or update a customer by its ERP id (keys with `customers:write`). */
+        /**
+         * Create or update a customer by its ERP id (keys with `customers:write`).
+         * @description A merge of the master data the ERP sends: every field is optional and one left out
+         *     changes nothing. Creating needs `name`, `kind` and `currency` (422 with the field
+         *     error `required` for each one missing). The flags collections owns
+         *     (`do_not_contact`, `cease_communication`, `attorney_represented`, `bankrupt`,
+         *     `deceased`) and `credit_limit` change only when sent, at creation or explicitly
+         *     later; a sync that leaves them out never resets them. Collection holds, the credit
+         *     hold and the assignment have their own routes; assignees sent are set, never cleared.
+         *     An upsert that changes nothing writes nothing and records no audit event; one that
+         *     changes something records the customer before and after, differing in what changed.
+         */
         put: operations["upsert_customer_by_external_id"];
         post?: never;
         delete?: never;
@@ -578,8 +589,12 @@ export interface paths {
         get?: never;
         /**
          * Create or update an invoice by its ERP id (keys with `invoices:write`).
-         * @description Descriptive fields (number, due date, PO, project) may change; a different customer,
-         *     amount, currency or issue date answers 409 `posted_money_changed`.
+         * @description A merge: every field is optional and one left out changes nothing. Creating needs
+         *     `number`, `customer_id`, `issue_date` and `amount` (422 with the field error
+         *     `required` for each one missing). On an existing invoice the descriptive fields sent
+         *     change (number, due date, PO, project; `null` clears PO and project); a different
+         *     customer, amount, currency or issue date answers 409 `posted_money_changed`. The
+         *     ledger, status, disputes and write-offs are collections' and never touched.
          */
         put: operations["upsert_invoice_by_external_id"];
         post?: never;
@@ -871,8 +886,10 @@ export interface paths {
         get?: never;
         /**
          * Post a payment once by its ERP id (keys with `payments:write`).
-         * @description A repeat with the same money answers the existing payment (200); different money
-         *     answers 409 `posted_money_changed`. The external id makes it idempotent.
+         * @description A repeat with the same money answers the existing payment (200) and changes nothing:
+         *     its method, reference and applications are not rewritten, so what collections did
+         *     with the cash since (applications, returns, refunds) stands. Different money answers
+         *     409 `posted_money_changed`. The external id makes it idempotent.
          */
         put: operations["upsert_payment_by_external_id"];
         post?: never;
@@ -1858,6 +1875,80 @@ export interface components {
             bankrupt?: boolean | null;
             deceased?: boolean | null;
         };
+        /**
+         * @description `PUT /v1/customers/external/{external_id}`: the ERP's master data, merged into the
+         *     customer with this external id, or a new customer.
+         *
+         *     Every field is optional and an absent one changes nothing, so a sync sends what it
+         *     knows and owns. Creating a customer needs `name`, `kind` and `currency` (each missing
+         *     one is the field error `required`); the rest defaults as in `POST /v1/customers`.
+         *     `null` clears `credit_limit` and `risk_rating`; for any other field it is the same as
+         *     leaving the field out.
+         *
+         *     What collections owns — `do_not_contact`, `cease_communication`,
+         *     `attorney_represented`, `bankrupt`, `deceased` and `credit_limit` — is set only when
+         *     sent: at creation, or by an upsert that names it explicitly (a deliberate change, in
+         *     the audit log like any other). An upsert that leaves them out never resets them.
+         *     Collection holds, the credit hold and the assignment are not part of this body:
+         *     their own routes set them (`assigned_collector_id` and `sales_rep_id` are set when
+         *     sent, with the `customers:assign` permission, never cleared).
+         */
+        CustomerUpsert: {
+            /**
+             * @description The path's external id; may be left out, and must equal it when sent.
+             * @example 0379-NEVHP
+             */
+            external_id?: string | null;
+            /**
+             * @description Required to create.
+             * @example Northwind Traders
+             */
+            name?: string | null;
+            kind?: components["schemas"]["CustomerKind"] | null;
+            /**
+             * @description ISO 4217; required to create, and locked once the customer has invoices.
+             * @example USD
+             */
+            currency?: string | null;
+            /**
+             * @description IANA time zone; `UTC` when created without one.
+             * @example America/Chicago
+             */
+            timezone?: string | null;
+            /**
+             * Format: int32
+             * @description 0–365; 30 when created without one.
+             * @example 30
+             */
+            payment_terms_days?: number | null;
+            /**
+             * @description Owned by collections: changed only when sent; `null` removes the limit. Needs the
+             *     `customers:credit_limit` permission to change.
+             * @example 25000.00
+             */
+            credit_limit?: string | null;
+            risk_rating?: components["schemas"]["RiskRating"] | null;
+            /**
+             * Format: uuid
+             * @description Set when sent (needs `customers:assign`); never cleared by an upsert.
+             */
+            assigned_collector_id?: string | null;
+            /**
+             * Format: uuid
+             * @description Set when sent (needs `customers:assign`); never cleared by an upsert.
+             */
+            sales_rep_id?: string | null;
+            /** @description Owned by collections: changed only when sent; `false` when created without it. */
+            do_not_contact?: boolean | null;
+            /** @description Owned by collections: changed only when sent; `false` when created without it. */
+            cease_communication?: boolean | null;
+            /** @description Owned by collections: changed only when sent; `false` when created without it. */
+            attorney_represented?: boolean | null;
+            /** @description Owned by collections: changed only when sent; `false` when created without it. */
+            bankrupt?: boolean | null;
+            /** @description Owned by collections: changed only when sent; `false` when created without it. */
+            deceased?: boolean | null;
+        };
         Deduction: {
             /** Format: uuid */
             id: string;
@@ -2291,6 +2382,58 @@ export interface components {
         };
         /** @enum {string} */
         InvoiceStatus: "open" | "partially_paid" | "paid" | "disputed" | "written_off" | "void";
+        /**
+         * @description `PUT /v1/invoices/external/{external_id}`: the ERP's invoice, merged into the invoice
+         *     with this external id, or a new invoice.
+         *
+         *     Every field is optional and an absent one changes nothing. Creating an invoice needs
+         *     `number`, `customer_id`, `issue_date` and `amount` (each missing one is the field
+         *     error `required`); `due_date` then defaults to the issue date plus the customer's
+         *     terms. On an existing invoice the descriptive fields sent change (`number`,
+         *     `due_date`, `po_number`, `project`; `null` clears the last two and, for any other
+         *     field, is the same as leaving it out), while the money
+         *     posted — `customer_id`, `amount`, `currency`, `issue_date` — may only be repeated
+         *     as it is (409 `posted_money_changed` otherwise). The ledger, the status, disputes and
+         *     write-offs belong to collections and are never touched by an upsert.
+         */
+        InvoiceUpsert: {
+            /**
+             * @description Unique across all invoices; required to create.
+             * @example INV-2026-00042
+             */
+            number?: string | null;
+            /**
+             * Format: uuid
+             * @description Required to create; an existing invoice keeps its customer.
+             */
+            customer_id?: string | null;
+            /**
+             * Format: date
+             * @description Required to create; an existing invoice keeps its issue date.
+             */
+            issue_date?: string | null;
+            /**
+             * Format: date
+             * @description When created without one: the issue date plus the customer's payment terms.
+             */
+            due_date?: string | null;
+            /**
+             * @description Required to create; an existing invoice keeps its amount.
+             * @example 1250.00
+             */
+            amount?: string | null;
+            /**
+             * @description Must be the customer's currency; defaults to it.
+             * @example USD
+             */
+            currency?: string | null;
+            /** @description `null` clears it. */
+            po_number?: string | null;
+            /** @description Project or job, for liens; `null` clears it. */
+            project?: string | null;
+            /** @description The path's external id; may be left out, and must equal it when sent. */
+            external_id?: string | null;
+        };
         Job: {
             /** Format: uuid */
             id: string;
@@ -3075,7 +3218,7 @@ export interface components {
          *     Every code the server can answer is listed here, and so in the spec.
          * @enum {string}
          */
-        ProblemCode: "ambiguous_credentials" | "credit_exceeds_open_balance" | "currency_locked" | "deduction_resolved" | "dispute_closed" | "email_taken" | "empty_file" | "external_id_taken" | "forbidden" | "hold_released" | "idempotency_in_flight" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_scope" | "internal_error" | "invalid_api_key" | "invalid_credentials" | "invalid_idempotency_key" | "invalid_import_kind" | "invalid_mapping" | "invalid_multipart" | "invalid_path_parameter" | "invalid_query" | "invalid_refresh_token" | "invalid_token" | "invoice_already_on_plan" | "invoice_already_promised" | "invoice_number_taken" | "invoice_touched" | "invoice_void" | "invoice_written_off" | "job_not_dead" | "malformed_json" | "missing_columns" | "missing_file" | "not_found" | "nothing_unapplied" | "occurrence_claimed" | "own_request" | "payload_too_large" | "payment_not_posted" | "payment_refunded" | "payment_returned" | "plan_closed" | "plan_not_proposed" | "posted_money_changed" | "precondition_failed" | "precondition_required" | "promise_decided" | "route_not_found" | "self_lockout" | "token_expired" | "too_many_login_attempts" | "unauthenticated" | "unavailable" | "unknown_customer" | "unreadable_body" | "unreadable_header" | "unsupported_media_type" | "validation_failed" | "write_off_pending" | "write_off_posted";
+        ProblemCode: "ambiguous_credentials" | "credit_exceeds_open_balance" | "currency_locked" | "deduction_resolved" | "dispute_closed" | "email_taken" | "empty_file" | "external_id_taken" | "forbidden" | "hold_released" | "idempotency_in_flight" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_scope" | "internal_error" | "invalid_api_key" | "invalid_credentials" | "invalid_idempotency_key" | "invalid_import_kind" | "invalid_mapping" | "invalid_multipart" | "invalid_path_parameter" | "invalid_query" | "invalid_refresh_token" | "invalid_token" | "invoice_already_on_plan" | "invoice_already_promised" | "invoice_number_taken" | "invoice_touched" | "invoice_void" | "invoice_written_off" | "job_not_dead" | "malformed_json" | "method_not_allowed" | "missing_columns" | "missing_file" | "not_found" | "nothing_unapplied" | "occurrence_claimed" | "own_request" | "payload_too_large" | "payment_not_posted" | "payment_refunded" | "payment_returned" | "plan_closed" | "plan_not_proposed" | "posted_money_changed" | "precondition_failed" | "precondition_required" | "promise_decided" | "route_not_found" | "self_lockout" | "token_expired" | "too_many_login_attempts" | "unauthenticated" | "unavailable" | "unknown_customer" | "unreadable_body" | "unreadable_header" | "unsupported_media_type" | "validation_failed" | "write_off_pending" | "write_off_posted";
         /** @description A promise to pay as the API shows it. */
         Promise: {
             /** Format: uuid */
@@ -5042,7 +5185,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["NewCustomer"];
+                "application/json": components["schemas"]["CustomerUpsert"];
             };
         };
         responses: {
@@ -5129,7 +5272,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid fields; fields missing, of the wrong type or breaking a rule (`validation_failed`) */
+            /** @description Invalid fields, or one needed to create missing (`required`); fields missing, of the wrong type or breaking a rule (`validation_failed`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7351,7 +7494,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["NewInvoice"];
+                "application/json": components["schemas"]["InvoiceUpsert"];
             };
         };
         responses: {
@@ -7429,7 +7572,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Invalid fields; fields missing, of the wrong type or breaking a rule (`validation_failed`) */
+            /** @description Invalid fields, or one needed to create missing (`required`); fields missing, of the wrong type or breaking a rule (`validation_failed`) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -18,9 +18,9 @@ use super::layout::ImportKind;
 use super::rows::Checker;
 use super::rows::{CustomerRow, IbmRow, InvoiceRow, PaymentRow, Row, RowError};
 use crate::access::{Context, Visibility};
-use crate::customer::{self, CustomerKind, NewCustomer};
+use crate::customer::{self, CustomerKind, CustomerUpsert};
 use crate::error::{Error, Result};
-use crate::invoice::{self, Invoice, NewInvoice};
+use crate::invoice::{self, Invoice, InvoiceUpsert, NewInvoice};
 use crate::payment::{self, NewApplication, NewPayment, PaymentMethod};
 use crate::schema::{customers, invoices};
 
@@ -337,36 +337,26 @@ async fn write_customer(
         Some(c) => Some(customer::get(conn, ctx, c.id).await?),
         None => None,
     };
-    // Columns the file does not carry leave the customer's values as they are.
-    let keep = existing.as_ref();
-    let input = NewCustomer {
+    // Columns the file does not carry (empty cells included) are left out of the
+    // upsert, which keeps the customer's values; a new customer gets the defaults.
+    let input = CustomerUpsert {
         external_id: None,
-        name: r.name.clone(),
+        name: Some(r.name.clone()),
         kind: r
             .kind
-            .or(keep.map(|c| c.kind))
-            .unwrap_or(CustomerKind::Commercial),
-        currency: r.currency.clone(),
-        timezone: r.timezone.clone().or(keep.map(|c| c.timezone.clone())),
-        payment_terms_days: r.payment_terms_days.or(keep.map(|c| c.payment_terms_days)),
-        credit_limit: r.credit_limit.or(keep.and_then(|c| c.credit_limit)),
-        risk_rating: r.risk_rating.or(keep.and_then(|c| c.risk_rating)),
+            .or(existing.is_none().then_some(CustomerKind::Commercial)),
+        currency: Some(r.currency.clone()),
+        timezone: r.timezone.clone(),
+        payment_terms_days: r.payment_terms_days,
+        credit_limit: r.credit_limit.map(Some),
+        risk_rating: r.risk_rating.map(Some),
         assigned_collector_id: None,
         sales_rep_id: None,
-        do_not_contact: r
-            .do_not_contact
-            .or(keep.map(|c| c.do_not_contact))
-            .unwrap_or(false),
-        cease_communication: r
-            .cease_communication
-            .or(keep.map(|c| c.cease_communication))
-            .unwrap_or(false),
-        attorney_represented: r
-            .attorney_represented
-            .or(keep.map(|c| c.attorney_represented))
-            .unwrap_or(false),
-        bankrupt: r.bankrupt.or(keep.map(|c| c.bankrupt)).unwrap_or(false),
-        deceased: r.deceased.or(keep.map(|c| c.deceased)).unwrap_or(false),
+        do_not_contact: r.do_not_contact,
+        cease_communication: r.cease_communication,
+        attorney_represented: r.attorney_represented,
+        bankrupt: r.bankrupt,
+        deceased: r.deceased,
     };
     let (after, created) = customer::upsert_external(conn, ctx, &r.external_id, input).await?;
     Ok(if created {
@@ -390,25 +380,20 @@ async fn write_invoice(
     existing: Option<&Invoice>,
     r: &InvoiceRow,
 ) -> Result<Written> {
-    let input = NewInvoice {
+    // Columns the file does not carry are left out of the upsert, which keeps the
+    // invoice's values; a new invoice without a number is numbered by its external id.
+    let input = InvoiceUpsert {
         number: r
             .number
             .clone()
-            .or(existing.map(|i| i.number.clone()))
-            .unwrap_or_else(|| r.external_id.clone()),
-        customer_id,
-        issue_date: r.issue_date,
-        due_date: r.due_date.or(existing.map(|i| i.due_date)),
-        amount: r.amount,
+            .or_else(|| existing.is_none().then(|| r.external_id.clone())),
+        customer_id: Some(customer_id),
+        issue_date: Some(r.issue_date),
+        due_date: r.due_date,
+        amount: Some(r.amount),
         currency: r.currency.clone(),
-        po_number: r
-            .po_number
-            .clone()
-            .or(existing.and_then(|i| i.po_number.clone())),
-        project: r
-            .project
-            .clone()
-            .or(existing.and_then(|i| i.project.clone())),
+        po_number: r.po_number.clone().map(Some),
+        project: r.project.clone().map(Some),
         external_id: None,
     };
     let (after, created) = invoice::upsert_external(conn, ctx, &r.external_id, input).await?;
@@ -532,22 +517,12 @@ async fn write_ibm(
                 conn,
                 ctx,
                 &row.customer_id,
-                NewCustomer {
-                    external_id: None,
-                    name: format!("Customer {}", row.customer_id),
-                    kind: CustomerKind::Commercial,
-                    currency: "USD".into(),
-                    timezone: None,
+                CustomerUpsert {
+                    name: Some(format!("Customer {}", row.customer_id)),
+                    kind: Some(CustomerKind::Commercial),
+                    currency: Some("USD".into()),
                     payment_terms_days: Some(terms),
-                    credit_limit: None,
-                    risk_rating: None,
-                    assigned_collector_id: None,
-                    sales_rep_id: None,
-                    do_not_contact: false,
-                    cease_communication: false,
-                    attorney_represented: false,
-                    bankrupt: false,
-                    deceased: false,
+                    ..CustomerUpsert::default()
                 },
             )
             .await?;
@@ -558,7 +533,7 @@ async fn write_ibm(
         conn,
         ctx,
         &row.invoice_number,
-        NewInvoice {
+        InvoiceUpsert::from(NewInvoice {
             number: row.invoice_number.clone(),
             customer_id,
             issue_date: row.invoice_date,
@@ -568,7 +543,7 @@ async fn write_ibm(
             po_number: None,
             project: None,
             external_id: None,
-        },
+        }),
     )
     .await?;
     if row.disputed && invoice_created {
