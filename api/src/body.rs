@@ -66,34 +66,24 @@ fn malformed(inner: &serde_json::Error) -> ApiError {
     )
 }
 
+/// The whole body refused as the domain refuses a field (422 `validation_failed`).
+fn refused(code: &str, message: &str) -> ApiError {
+    recoup_core::Error::validation("", code, message).into()
+}
+
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Every body is a JSON object; serde would also read a struct from an array of its
     // fields in order (`[null, null]`), which no client means and the spec does not say.
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_some_and(|b| *b == b'[') {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ProblemCode::ValidationFailed,
-            "the request has invalid fields",
-        )
-        .with_errors(vec![FieldError::new(
-            "",
-            "invalid_type",
-            "the body must be a JSON object",
-        )]));
+        return Err(refused("invalid_type", "the body must be a JSON object"));
     }
     // JSON spells a NUL character only as `\u0000`; no stored text may hold one.
     if bytes.windows(6).any(|w| w == b"\\u0000") {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ProblemCode::ValidationFailed,
-            "the request has invalid fields",
-        )
-        .with_errors(vec![FieldError::new(
-            "",
+        return Err(refused(
             "nul_character",
             "text may not contain the NUL character (\\u0000)",
-        )]));
+        ));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = match serde_path_to_error::deserialize(&mut de) {
@@ -211,5 +201,27 @@ mod tests {
             field_error(r#"{"name":"a","windows":[]} trailing"#).2,
             "malformed_json"
         );
+    }
+
+    #[test]
+    fn arrays_and_nul_characters_are_refused_as_fields() {
+        for (body, code) in [
+            (&b"[\"x\"]"[..], "invalid_type"),
+            (&b"{\"start\": \"a\\u0000b\"}"[..], "nul_character"),
+        ] {
+            let err = parse::<Inner>(body).err();
+            assert_eq!(
+                err.as_ref().map(|e| e.status),
+                Some(StatusCode::UNPROCESSABLE_ENTITY)
+            );
+            assert_eq!(
+                err.as_ref().map(|e| e.code),
+                Some(ProblemCode::ValidationFailed)
+            );
+            assert_eq!(
+                err.and_then(|e| e.errors.first().map(|f| f.code.clone())),
+                Some(code.to_owned())
+            );
+        }
     }
 }
